@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages coord needs to build, test and benchmark, when missing.
+# Runs apt-get only if something is absent (as root, or through sudo when available).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libgrpc-dev nanopb libnanopb-dev protobuf-compiler
+      librocksdb-dev libcmocka-dev libjansson-dev nettle-dev
+      etcd-server etcd-client python3 lcov iproute2 procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}" >&2
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# The etcd-server package must not leave a system etcd running on our ports.
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
