@@ -1,0 +1,162 @@
+/* kv_service: etcd's KV service. Writes (Put, DeleteRange, writing Txns, Compact) become log
+ * entries and are answered by the apply step; reads (Range, read-only Txns) are served from a
+ * snapshot of the store on the calling thread.
+ *
+ * Reads are linearizable on one member because a write is answered only after it is applied:
+ * a read that starts after that answer sees it. The cluster replaces this with ReadIndex.
+ */
+#include "apply.h"
+#include "arena.h"
+#include "kv_exec.h"
+#include "pbx.h"
+#include "server.h"
+
+#include <stdio.h>
+
+/* grpc-go answers an undecodable message this way; clients see the same code. */
+static void fail_decode(rpc_unary *call, const char *why)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "grpc: error unmarshalling request: %s", why ? why : "bad message");
+    rpc_unary_fail(call, GRPC_STATUS_INTERNAL, msg);
+}
+
+typedef coord_err (*read_fn)(kv_exec *x, const void *req, void *resp,
+                             etcdserverpb_ResponseHeader **h);
+
+static coord_err read_range(kv_exec *x, const void *req, void *resp,
+                            etcdserverpb_ResponseHeader **h)
+{
+    etcdserverpb_RangeResponse *out = resp;
+    *h = &out->header;
+    return kv_exec_range(x, req, out);
+}
+
+static coord_err read_txn(kv_exec *x, const void *req, void *resp, etcdserverpb_ResponseHeader **h)
+{
+    etcdserverpb_TxnResponse *out = resp;
+    *h = &out->header;
+    return kv_exec_txn(x, req, out);
+}
+
+/* Runs a read against one snapshot and answers the call. */
+static void serve_read(coord_server *s, rpc_unary *call, read_fn fn, const void *req,
+                       const pb_msgdesc_t *resp_desc, void *resp)
+{
+    arena mem = {0};
+    mvcc_txn *t;
+    if (mvcc_read_begin(s->kv, &t) != MVCC_OK) {
+        server_fail(call, COORD_ERR_INTERNAL);
+        return;
+    }
+    kv_exec x;
+    kv_exec_init(&x, s->kv, t, &mem, false);
+    etcdserverpb_ResponseHeader *h = NULL;
+    coord_err e = fn(&x, req, resp, &h);
+    if (e == COORD_OK) {
+        server_fill_header(s, h, mvcc_txn_rev(t));
+        rpc_unary_reply_msg(call, resp_desc, resp);
+    } else {
+        server_fail(call, e);
+    }
+    mvcc_txn_end(t);
+    arena_free(&mem);
+}
+
+static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_RangeRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_RangeRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    coord_err e = kv_check_range(&r);
+    if (e != COORD_OK) {
+        server_fail(call, e);
+    } else {
+        etcdserverpb_RangeResponse out = {0};
+        serve_read(s, call, read_range, &r, &etcdserverpb_RangeResponse_msg, &out);
+    }
+    pbx_release(&etcdserverpb_RangeRequest_msg, &r);
+}
+
+static void kv_put(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_PutRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_PutRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    coord_err e = kv_check_put(&r);
+    if (e != COORD_OK)
+        server_fail(call, e);
+    else
+        server_propose(s, call, ENTRY_PUT, req, len);
+    pbx_release(&etcdserverpb_PutRequest_msg, &r);
+}
+
+static void kv_delete_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_DeleteRangeRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_DeleteRangeRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    coord_err e = kv_check_delete_range(&r);
+    if (e != COORD_OK)
+        server_fail(call, e);
+    else
+        server_propose(s, call, ENTRY_DELETE_RANGE, req, len);
+    pbx_release(&etcdserverpb_DeleteRangeRequest_msg, &r);
+}
+
+static void kv_txn(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_TxnRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_TxnRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    coord_err e = kv_check_txn(&r, s->cfg->max_txn_ops);
+    if (e != COORD_OK) {
+        server_fail(call, e);
+    } else if (kv_txn_is_read_only(&r)) {
+        etcdserverpb_TxnResponse out = {0};
+        serve_read(s, call, read_txn, &r, &etcdserverpb_TxnResponse_msg, &out);
+    } else {
+        server_propose(s, call, ENTRY_TXN, req, len);
+    }
+    pbx_release(&etcdserverpb_TxnRequest_msg, &r);
+}
+
+static void kv_compact(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_CompactionRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_CompactionRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    server_propose(s, call, ENTRY_COMPACT, req, len);
+    pbx_release(&etcdserverpb_CompactionRequest_msg, &r);
+}
+
+int kv_service_register(coord_server *s)
+{
+    if (rpc_server_add_unary(s->rpc, "/etcdserverpb.KV/Range", kv_range, s) ||
+        rpc_server_add_unary(s->rpc, "/etcdserverpb.KV/Put", kv_put, s) ||
+        rpc_server_add_unary(s->rpc, "/etcdserverpb.KV/DeleteRange", kv_delete_range, s) ||
+        rpc_server_add_unary(s->rpc, "/etcdserverpb.KV/Txn", kv_txn, s) ||
+        rpc_server_add_unary(s->rpc, "/etcdserverpb.KV/Compact", kv_compact, s))
+        return -1;
+    return 0;
+}

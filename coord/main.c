@@ -1,0 +1,140 @@
+/* coord: the server. main builds every part from the configuration, serves until SIGINT or
+ * SIGTERM, then takes the parts down in the reverse order. */
+#include "apply.h"
+#include "config.h"
+#include "ids.h"
+#include "server.h"
+
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int make_data_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST) return 0;
+    fprintf(stderr, "coord: cannot create data dir %s: %s\n", dir, strerror(errno));
+    return -1;
+}
+
+static int derive_ids(coord_server *s, const coord_config *cfg)
+{
+    uint64_t ids[CONFIG_MAX_MEMBERS];
+    for (size_t i = 0; i < cfg->initial_cluster_count; i++) {
+        const config_member *m = &cfg->initial_cluster[i];
+        const char *urls[CONFIG_MAX_URLS];
+        for (size_t j = 0; j < m->peer_urls.count; j++) urls[j] = m->peer_urls.urls[j].url;
+        if (ids_member_id(urls, m->peer_urls.count, cfg->initial_cluster_token, -1, &ids[i]))
+            return -1;
+        if (strcmp(m->name, cfg->name) == 0) s->member_id = ids[i];
+    }
+    if (ids_cluster_id(ids, cfg->initial_cluster_count, &s->cluster_id)) return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    s->reqid_prefix = ((s->member_id & 0xffff) << 48) | ((ms & 0xffffffffffULL) << 8);
+    return 0;
+}
+
+/* "localhost" binds the loopback address only, as a coordination service on a laptop should. */
+static int listen_clients(coord_server *s, const coord_config *cfg)
+{
+    for (size_t i = 0; i < cfg->listen_client_urls.count; i++) {
+        const config_url *u = &cfg->listen_client_urls.urls[i];
+        const char *host = strcmp(u->host, "localhost") == 0 ? "127.0.0.1" : u->host;
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%s:%d", host, u->port);
+        if (rpc_server_listen(s->rpc, addr) < 0) {
+            fprintf(stderr, "coord: cannot listen for clients on %s\n", u->url);
+            return -1;
+        }
+        fprintf(stderr, "coord: serving client requests on %s\n", addr);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* Signals are taken by sigwait below; every thread created from here on inherits the mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    coord_config cfg;
+    enum config_result cr = config_parse(&cfg, argc, argv, stdout, stderr);
+    if (cr == CONFIG_EXIT) return 0;
+    if (cr != CONFIG_OK) return 2;
+
+    int rc = 1;
+    coord_server s;
+    memset(&s, 0, sizeof(s));
+    s.cfg = &cfg;
+    char *err = NULL;
+    if (make_data_dir(cfg.data_dir) != 0) goto fail_free_config;
+    if (derive_ids(&s, &cfg) != 0) goto fail_free_config;
+    if (storage_open(cfg.data_dir, &s.st, &err) != 0) {
+        fprintf(stderr, "coord: cannot open the data dir %s: %s\n", cfg.data_dir,
+                err ? err : "unknown error");
+        free(err);
+        goto fail_free_config;
+    }
+    if (mvcc_open(s.st, &s.kv) != 0) {
+        fprintf(stderr, "coord: cannot open the key space in %s\n", cfg.data_dir);
+        goto fail_close_storage;
+    }
+    if (wait_create(&s.waits) != 0) goto fail_close_mvcc;
+
+    grpc_init();
+    rpc_server_opts ro = {.threads = 2,
+                          .max_recv_bytes = (size_t)cfg.max_request_bytes + 512 * 1024};
+    if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_waits;
+    if (kv_service_register(&s) || maintenance_service_register(&s) ||
+        cluster_service_register(&s) || coordpb_service_register(&s))
+        goto fail_destroy_rpc;
+    if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
+
+    apply_ctx actx = {.srv = &s};
+    node_opts no = {.st = s.st,
+                    .applied_index = mvcc_applied_index(s.kv),
+                    .apply = apply_entry,
+                    .apply_arg = &actx,
+                    .tick_ms = cfg.heartbeat_ms,
+                    .log_keep_entries = 5000};
+    if (node_start(&no, &s.log) != 0) {
+        fprintf(stderr, "coord: cannot start the log in %s\n", cfg.data_dir);
+        goto fail_destroy_rpc;
+    }
+    if (rpc_server_start(s.rpc) != 0) goto fail_stop_node;
+    fprintf(stderr, "coord: member %016llx (cluster %016llx) ready, data in %s\n",
+            (unsigned long long)s.member_id, (unsigned long long)s.cluster_id, cfg.data_dir);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    fprintf(stderr, "coord: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+
+    /* Stop applying first, then answer whoever still waits, then close the calls. */
+fail_stop_node:
+    node_stop(s.log);
+    wait_cancel_all(s.waits, COORD_ERR_STOPPED);
+    rpc_server_shutdown(s.rpc);
+fail_destroy_rpc:
+    rpc_server_destroy(s.rpc);
+fail_destroy_waits:
+    wait_destroy(s.waits);
+    grpc_shutdown();
+fail_close_mvcc:
+    mvcc_close(s.kv);
+fail_close_storage:
+    storage_close(s.st);
+fail_free_config:
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* server: what the etcd service handlers share — the member's identity, its stores, its log and
+ * the requests waiting on it. Built by main, torn down by main; handlers only borrow it.
+ */
+#ifndef COORD_SERVER_H
+#define COORD_SERVER_H
+
+#include "config.h"
+#include "errors.h"
+#include "mvcc.h"
+#include "node.h"
+#include "rpc_server.h"
+#include "storage.h"
+#include "wait.h"
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct coord_server {
+    const coord_config *cfg;
+    storage *st;
+    mvcc *kv;
+    node *log;
+    wait_registry *waits;
+    rpc_server *rpc;
+    uint64_t member_id;
+    uint64_t cluster_id;
+    /* Request IDs as etcd makes them: member ID's low 16 bits, then a 40-bit start time in ms
+     * and a counter, so IDs of different members and restarts never collide. */
+    uint64_t reqid_prefix;
+    _Atomic uint64_t reqid_counter;
+} coord_server;
+
+uint64_t server_next_request_id(coord_server *s);
+
+/* Fills an etcd ResponseHeader: cluster, member, term (the current one, or the given one), and
+ * the revision. */
+struct _etcdserverpb_ResponseHeader;
+void server_fill_header(coord_server *s, struct _etcdserverpb_ResponseHeader *h, int64_t rev);
+void server_fill_header_term(coord_server *s, struct _etcdserverpb_ResponseHeader *h, int64_t rev,
+                             uint64_t term);
+
+/* Proposes a request as a log entry and arranges for `call` to be answered once it is applied.
+ * Checks the size limit (etcd's "request is too large"). On any failure the call is answered. */
+void server_propose(coord_server *s, rpc_unary *call, int type, const uint8_t *req, size_t len);
+
+/* Answers a unary call with one of etcd's errors. */
+void server_fail(rpc_unary *call, coord_err e);
+
+/* Service registration, one per etcd service (each in its own file). */
+int kv_service_register(coord_server *s);
+int maintenance_service_register(coord_server *s);
+int cluster_service_register(coord_server *s);
+int coordpb_service_register(coord_server *s);
+
+#endif
