@@ -29,6 +29,7 @@ enum mvcc_err {
     MVCC_ERR_FUTURE_REV = -2, /* revision above the current revision */
     MVCC_ERR_IO = -3,         /* RocksDB failed; the store is not to be trusted further */
     MVCC_ERR_NOMEM = -4,
+    MVCC_ERR_INVALID = -5, /* misuse: a write on a read txn, or after commit */
 };
 
 typedef struct mvcc mvcc;
@@ -56,6 +57,9 @@ void mvcc_close(mvcc *m);
 
 int64_t mvcc_current_rev(mvcc *m);
 int64_t mvcc_compacted_rev(mvcc *m);
+/* The revision up to which compaction has physically finished (<= mvcc_compacted_rev). When it
+ * is below the compacted revision after a restart, run mvcc_compact_physical again. */
+int64_t mvcc_compact_done_rev(mvcc *m);
 uint64_t mvcc_applied_index(mvcc *m);
 
 /* A read-only transaction at the current revision (snapshot). */
