@@ -131,8 +131,8 @@ void raft_snapshot_free(raft_snapshot *s); /* frees data; leaves meta */
  * return RAFT_OK or a raft_error. */
 typedef struct raft_storage {
     void *ctx;
-    /* The durable hard state and the configuration as of the snapshot (empty if none). */
-    int (*initial_state)(void *ctx, raft_hard_state *hs, raft_conf_state *conf);
+    /* The durable hard state and the latest snapshot's metadata (all zero if none). */
+    int (*initial_state)(void *ctx, raft_hard_state *hs, raft_snapshot_meta *snap);
     /* Appends copies of entries [lo, hi) to out, stopping once their data exceeds max_bytes
      * (but always at least one entry). RAFT_ERR_COMPACTED if lo < first_index,
      * RAFT_ERR_UNAVAILABLE if hi > last_index + 1. */
@@ -211,12 +211,14 @@ enum raft_conf_change_type {
 /* A set of changes applied together. Changes that touch voters go through a joint
  * configuration; n_changes == 0 is "leave the joint configuration" (the leader proposes it
  * itself). */
+typedef struct raft_conf_change_item {
+    uint8_t type; /* enum raft_conf_change_type */
+    raft_id node;
+} raft_conf_change_item;
+
 typedef struct raft_conf_change {
     uint32_t n_changes;
-    struct {
-        uint8_t type; /* enum raft_conf_change_type */
-        raft_id node;
-    } changes[RAFT_MAX_NODES];
+    raft_conf_change_item changes[RAFT_MAX_NODES];
 } raft_conf_change;
 
 /* The data of a RAFT_ENTRY_CONF_CHANGE entry: the change followed by an application context
@@ -252,8 +254,9 @@ enum raft_fault {
 
 typedef struct raft_config {
     raft_id id;
-    /* Bootstrap membership, used only when storage holds no snapshot (so no configuration):
-     * pass the same lists on every start until a snapshot exists. */
+    /* Bootstrap membership, used only when storage is empty (no entry, no snapshot): the
+     * core then writes it as a committed configuration entry at index 1, term 1, identical
+     * on every founding member. A member that joins later starts with none. */
     const raft_id *voters;
     size_t n_voters;
     const raft_id *learners;
