@@ -79,7 +79,8 @@ void mvcc_cursor_seek(mvcc_cursor *c, const uint8_t *k, size_t n)
 
 static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    int r = memcmp(a, b, an < bn ? an : bn);
+    size_t n = an < bn ? an : bn;
+    int r = n ? memcmp(a, b, n) : 0;
     if (r != 0) return r;
     return an < bn ? -1 : an > bn;
 }

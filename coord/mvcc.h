@@ -118,10 +118,14 @@ typedef int (*mvcc_change_fn)(void *arg, const mvcc_kv *kv, bool is_delete);
 int mvcc_changes(mvcc_txn *t, int64_t from_rev, int64_t to_rev, mvcc_change_fn fn, void *arg);
 
 /* Immediate children of the directory `dir` (which ends in '/') at revision rev (<= 0: the
- * txn's): for each distinct next path component, in order, starting after `after` (exclusive;
- * NULL or empty = from the start), at most limit (0 = all). has_children says whether the child
- * is itself a directory (some live key below child + "/"). The cost is about one seek per child,
- * not a scan of the subtree. child/child_len name the component including dir, e.g. "/a/b". */
+ * txn's): for each distinct next path component, in byte order of the child names, starting
+ * after `after` (exclusive; the full child path as handed to fn, e.g. the last one of the
+ * previous page; NULL or empty = from the start), at most limit (0 = all). is_key says the child
+ * itself is a live key; has_children says it is a directory (some live key below child + "/").
+ * A child with neither is not listed. fn returns 0 to go on, 1 to stop, < 0 to fail. The cost is
+ * about one seek per child, not a scan of the subtree (mvcc_children.c says when it is more);
+ * *seeks reports the RocksDB seeks made. child/child_len name the component including dir,
+ * e.g. "/a/b". A dir not ending in '/' gives MVCC_ERR_INVALID. */
 typedef int (*mvcc_child_fn)(void *arg, const uint8_t *child, size_t child_len, bool is_key,
                              bool has_children);
 int mvcc_txn_list_children(mvcc_txn *t, const uint8_t *dir, size_t dir_len, const uint8_t *after,

@@ -71,7 +71,8 @@ static void close_iterators(struct compact_run *r)
 
 static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    int c = memcmp(a, b, an < bn ? an : bn);
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
     if (c != 0) return c;
     return an < bn ? -1 : an > bn;
 }
