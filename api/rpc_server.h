@@ -48,11 +48,16 @@ const char *rpc_unary_metadata(rpc_unary *call, const char *key, size_t *len);
  * on_message runs for each client message, never concurrently with another callback of the
  * same stream; on_close runs once, last, when the client half-closes, goes away, or the server
  * shuts down (after it, sends fail). The stream reference passed to callbacks is valid until
- * on_close returns; take rpc_stream_ref to keep it longer. */
+ * on_close returns; take rpc_stream_ref to keep it longer. After a client half-close, messages
+ * already queued still go out, then status OK.
+ * on_half_close (optional): when set, a client half-close calls it instead, and the stream
+ * stays open for sends until the handler calls rpc_stream_finish (replies computed later still
+ * reach the client); on_close then runs when the call is over. */
 typedef struct rpc_stream_handlers {
     void (*on_open)(void *ctx, rpc_stream *s, void **state);
     void (*on_message)(void *ctx, rpc_stream *s, void *state, const uint8_t *msg, size_t len);
     void (*on_close)(void *ctx, rpc_stream *s, void *state);
+    void (*on_half_close)(void *ctx, rpc_stream *s, void *state);
 } rpc_stream_handlers;
 int rpc_server_add_stream(rpc_server *srv, const char *method_path, const rpc_stream_handlers *h,
                           void *ctx);
@@ -70,8 +75,11 @@ void rpc_stream_ref(rpc_stream *s);
 void rpc_stream_unref(rpc_stream *s);
 
 int rpc_server_start(rpc_server *srv);
-/* Cancels every call and waits for the threads; callbacks have all returned afterwards. */
+/* Cancels every call and waits for the threads; callbacks have all returned afterwards.
+ * Answers and sends made after it are dropped (still answer every pending unary call). */
 void rpc_server_shutdown(rpc_server *srv);
+/* Shuts down if needed, then waits until every unary call has been answered and every
+ * stream reference dropped, and frees everything. */
 void rpc_server_destroy(rpc_server *srv);
 
 #endif
