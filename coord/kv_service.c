@@ -11,6 +11,7 @@
 #include "pbx.h"
 #include "server.h"
 
+#include <grpc/byte_buffer.h>
 #include <stdio.h>
 
 /* grpc-go answers an undecodable message this way; clients see the same code. */
@@ -63,6 +64,93 @@ static void serve_read(coord_server *s, rpc_unary *call, read_fn fn, const void 
     arena_free(&mem);
 }
 
+/* The common range — key order, no filters, not count-only — is encoded straight from the
+ * store's iterator into the outgoing buffer: no copy of the result set is ever built, so a
+ * full-keyspace read costs the size of its answer once. The encoder calls the generator for
+ * field 2 (kvs) before fields 3 (more) and 4 (count), which the generator fills as it goes. */
+struct stream_range {
+    const etcdserverpb_RangeRequest *r;
+    etcdserverpb_RangeResponse *out;
+    mvcc_txn *txn;
+    pbx_emitter *em;
+    int64_t emitted;
+    int rc;
+};
+
+static int stream_visit(void *arg, const mvcc_kv *kv)
+{
+    struct stream_range *sr = arg;
+    sr->out->count++;
+    if (sr->r->limit > 0 && sr->emitted >= sr->r->limit) {
+        sr->out->more = true;
+        return 0; /* keep counting */
+    }
+    mvccpb_KeyValue m = {
+        .key = {kv->key, kv->key_len},
+        .create_revision = kv->create_revision,
+        .mod_revision = kv->mod_revision,
+        .version = kv->version,
+        .lease = kv->lease,
+    };
+    if (!sr->r->keys_only) m.value = (pbx_bytes_t){kv->value, kv->value_len};
+    if (!pbx_emit(sr->em, &m)) return MVCC_ERR_NOMEM;
+    sr->emitted++;
+    return 0;
+}
+
+static bool stream_gen(void *arg, pbx_emitter *em)
+{
+    struct stream_range *sr = arg;
+    sr->em = em;
+    sr->out->count = 0;
+    sr->out->more = false;
+    sr->emitted = 0;
+    int64_t rev = sr->r->revision > 0 ? sr->r->revision : 0;
+    sr->rc = mvcc_txn_range(sr->txn, sr->r->key.ptr, sr->r->key.len, sr->r->range_end.ptr,
+                            sr->r->range_end.len, rev, stream_visit, sr);
+    return sr->rc == MVCC_OK;
+}
+
+static bool range_streams(const etcdserverpb_RangeRequest *r)
+{
+    return r->sort_order == etcdserverpb_RangeRequest_SortOrder_NONE &&
+           r->sort_target == etcdserverpb_RangeRequest_SortTarget_KEY && !r->count_only &&
+           !r->min_mod_revision && !r->max_mod_revision && !r->min_create_revision &&
+           !r->max_create_revision;
+}
+
+static void serve_range_streamed(coord_server *s, rpc_unary *call,
+                                 const etcdserverpb_RangeRequest *r)
+{
+    mvcc_txn *t;
+    if (mvcc_read_begin(s->kv, &t) != MVCC_OK) {
+        server_fail(call, COORD_ERR_INTERNAL);
+        return;
+    }
+    /* Revision errors are found before anything is encoded. */
+    int64_t cur = mvcc_txn_rev(t);
+    if (r->revision > cur) {
+        server_fail(call, COORD_ERR_FUTURE_REV);
+    } else if (r->revision > 0 && r->revision < mvcc_compacted_rev(s->kv)) {
+        server_fail(call, COORD_ERR_COMPACTED);
+    } else {
+        etcdserverpb_RangeResponse out = {0};
+        struct stream_range sr = {.r = r, .out = &out, .txn = t};
+        out.has_header = true;
+        server_fill_header(s, &out.header, cur);
+        out.kvs.gen = stream_gen;
+        out.kvs.gen_arg = &sr;
+        grpc_byte_buffer *bb = pbx_encode_bb(&etcdserverpb_RangeResponse_msg, &out);
+        if (bb)
+            rpc_unary_reply(call, bb);
+        else if (sr.rc == MVCC_ERR_COMPACTED)
+            server_fail(call, COORD_ERR_COMPACTED);
+        else
+            server_fail(call, COORD_ERR_INTERNAL);
+    }
+    mvcc_txn_end(t);
+}
+
 static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
 {
     coord_server *s = ctx;
@@ -75,6 +163,8 @@ static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
     coord_err e = kv_check_range(&r);
     if (e != COORD_OK) {
         server_fail(call, e);
+    } else if (range_streams(&r)) {
+        serve_range_streamed(s, call, &r);
     } else {
         etcdserverpb_RangeResponse out = {0};
         serve_read(s, call, read_range, &r, &etcdserverpb_RangeResponse_msg, &out);
