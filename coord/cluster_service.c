@@ -31,7 +31,8 @@ static void cluster_member_list(void *ctx, rpc_unary *call, const uint8_t *req, 
     urls_to_list(&cfg->advertise_client_urls, client, &self.clientURLs);
     etcdserverpb_MemberListResponse out = {0};
     out.has_header = true;
-    server_fill_header(s, &out.header, mvcc_current_rev(s->kv));
+    /* etcd's Cluster service answers without a revision. */
+    server_fill_header(s, &out.header, 0);
     out.members.items = &self;
     out.members.count = 1;
     rpc_unary_reply_msg(call, &etcdserverpb_MemberListResponse_msg, &out);

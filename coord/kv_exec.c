@@ -116,11 +116,19 @@ static int cmp_kv_target(const mvccpb_KeyValue *a, const mvccpb_KeyValue *b,
     }
 }
 
-/* Ties are broken by key so that the order is the same on every member and every run. */
+struct sort_spec {
+    etcdserverpb_RangeRequest_SortTarget target;
+    bool descend;
+};
+
+/* Ties keep key order in both directions, as etcd's (stable, for small results) sort of a
+ * key-ordered list does, and so the order is the same on every member and every run. */
 static int cmp_kv_by(const void *pa, const void *pb, void *arg)
 {
     const mvccpb_KeyValue *a = pa, *b = pb;
-    int c = cmp_kv_target(a, b, *(const etcdserverpb_RangeRequest_SortTarget *)arg);
+    const struct sort_spec *spec = arg;
+    int c = cmp_kv_target(a, b, spec->target);
+    if (spec->descend) c = -c;
     return c ? c : cmp_bytes(a->key, b->key);
 }
 
@@ -177,9 +185,12 @@ coord_err kv_exec_range(kv_exec *x, const etcdserverpb_RangeRequest *r,
         order == etcdserverpb_RangeRequest_SortOrder_NONE)
         order = etcdserverpb_RangeRequest_SortOrder_ASCEND;
     if (order != etcdserverpb_RangeRequest_SortOrder_NONE) {
-        etcdserverpb_RangeRequest_SortTarget target = r->sort_target;
-        qsort_r(v.kvs.v, v.kvs.n, sizeof(mvccpb_KeyValue), cmp_kv_by, &target);
-        if (order == etcdserverpb_RangeRequest_SortOrder_DESCEND) reverse_kvs(v.kvs.v, v.kvs.n);
+        struct sort_spec spec = {r->sort_target,
+                                 order == etcdserverpb_RangeRequest_SortOrder_DESCEND};
+        if (spec.target == etcdserverpb_RangeRequest_SortTarget_KEY && spec.descend)
+            reverse_kvs(v.kvs.v, v.kvs.n); /* keys are unique: no ties to keep */
+        else
+            qsort_r(v.kvs.v, v.kvs.n, sizeof(mvccpb_KeyValue), cmp_kv_by, &spec);
     }
     if (r->limit > 0 && (int64_t)v.kvs.n > r->limit) {
         v.kvs.n = (size_t)r->limit;

@@ -242,6 +242,11 @@ int node_start(const node_opts *o, node **out)
     atomic_store(&n->applied, o->applied_index);
     if (replay(n, o->applied_index, last) != 0) goto fail_free_node;
     if (pthread_create(&n->thread, NULL, node_main, n) != 0) goto fail_free_node;
+    /* A new term begins with an empty entry, as a Raft leader's does: it commits the term. */
+    if (node_propose(n, NULL, 0) != 0) {
+        node_stop(n);
+        return -1;
+    }
     *out = n;
     return 0;
 
