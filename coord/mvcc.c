@@ -476,15 +476,18 @@ int mvcc_txn_range(mvcc_txn *t, const uint8_t *key, size_t key_len, const uint8_
 
 /* ---- writes ---------------------------------------------------------------------------- */
 
-static int put_change(mvcc_txn *t, int kind, const uint8_t *key, size_t n)
+static int put_change(mvcc_txn *t, int kind, const uint8_t *key, size_t n, int64_t prev_rev)
 {
     storage *st = t->m->st;
     uint8_t ck[MVCC_CHANGE_KEY_BYTES];
     be64_put(ck, (uint64_t)(t->rev + 1));
     for (int i = 0; i < 4; i++) ck[8 + i] = (uint8_t)(t->sub >> (24 - 8 * i));
+    uint8_t head[MVCC_CHANGE_HEADER];
+    head[0] = (uint8_t)kind;
+    be64_put(head + 1, (uint64_t)prev_rev);
     t->scratch2.len = 0;
-    uint8_t kb = (uint8_t)kind;
-    if (mvcc_buf_append(&t->scratch2, &kb, 1) != 0 || mvcc_buf_append(&t->scratch2, key, n) != 0)
+    if (mvcc_buf_append(&t->scratch2, head, sizeof(head)) != 0 ||
+        mvcc_buf_append(&t->scratch2, key, n) != 0)
         return MVCC_ERR_NOMEM;
     rocksdb_writebatch_wi_put_cf(t->batch, st->cf[STORAGE_CF_CHANGES], (const char *)ck, sizeof(ck),
                                  (const char *)t->scratch2.p, t->scratch2.len);
@@ -492,7 +495,8 @@ static int put_change(mvcc_txn *t, int kind, const uint8_t *key, size_t n)
     return 0;
 }
 
-static int put_version(mvcc_txn *t, const uint8_t *key, size_t n, const mvcc_rec *rec)
+static int put_version(mvcc_txn *t, const uint8_t *key, size_t n, const mvcc_rec *rec,
+                       int64_t prev_rev)
 {
     storage *st = t->m->st;
     if (mvcc_rec_encode(&t->rec, rec) != 0) return MVCC_ERR_NOMEM;
@@ -500,7 +504,7 @@ static int put_version(mvcc_txn *t, const uint8_t *key, size_t n, const mvcc_rec
     if (mvcc_key_append_version(&t->scratch, key, n, t->rev + 1) != 0) return MVCC_ERR_NOMEM;
     rocksdb_writebatch_wi_put_cf(t->batch, st->cf[STORAGE_CF_KV], (const char *)t->scratch.p,
                                  t->scratch.len, (const char *)t->rec.p, t->rec.len);
-    return put_change(t, rec->tombstone ? MVCC_CHANGE_DELETE : MVCC_CHANGE_PUT, key, n);
+    return put_change(t, rec->tombstone ? MVCC_CHANGE_DELETE : MVCC_CHANGE_PUT, key, n, prev_rev);
 }
 
 int mvcc_txn_put(mvcc_txn *t, const uint8_t *key, size_t key_len, const uint8_t *value,
@@ -527,11 +531,11 @@ int mvcc_txn_put(mvcc_txn *t, const uint8_t *key, size_t key_len, const uint8_t 
         .value = value,
         .value_len = value_len,
     };
-    return put_version(t, key, key_len, &rec);
+    return put_version(t, key, key_len, &rec, found ? mod_rev : 0);
 }
 
-/* delete_range first collects the keys to delete (len ‖ bytes each), then writes their
- * tombstones: an iterator over the write batch must not see the batch change under it. */
+/* delete_range first collects the keys to delete (len ‖ mod revision ‖ bytes each), then writes
+ * their tombstones: an iterator over the write batch must not see the batch change under it. */
 struct delete_collect {
     mvcc_buf keys;
     mvcc_visit_fn prev;
@@ -547,7 +551,9 @@ static int collect_deleted(void *arg, const mvcc_kv *kv)
         if (rc < 0) return rc;
     }
     uint64_t n = kv->key_len;
+    int64_t mod = kv->mod_revision;
     if (mvcc_buf_append(&dc->keys, &n, sizeof(n)) != 0 ||
+        mvcc_buf_append(&dc->keys, &mod, sizeof(mod)) != 0 ||
         mvcc_buf_append(&dc->keys, kv->key, kv->key_len) != 0)
         return MVCC_ERR_NOMEM;
     dc->count++;
@@ -565,9 +571,12 @@ int mvcc_txn_delete_range(mvcc_txn *t, const uint8_t *key, size_t key_len, const
     mvcc_rec tomb = {.tombstone = true};
     for (size_t off = 0; off < dc.keys.len;) {
         uint64_t n;
+        int64_t mod;
         memcpy(&n, dc.keys.p + off, sizeof(n));
         off += sizeof(n);
-        rc = put_version(t, dc.keys.p + off, (size_t)n, &tomb);
+        memcpy(&mod, dc.keys.p + off, sizeof(mod));
+        off += sizeof(mod);
+        rc = put_version(t, dc.keys.p + off, (size_t)n, &tomb, mod);
         if (rc != 0) goto done;
         off += (size_t)n;
     }
@@ -686,19 +695,21 @@ int mvcc_changes(mvcc_txn *t, int64_t from_rev, int64_t to_rev, mvcc_change_fn f
         size_t klen, vlen;
         const uint8_t *k = mvcc_cursor_key(&c, &klen);
         const uint8_t *v = mvcc_cursor_value(&c, &vlen);
-        if (klen != MVCC_CHANGE_KEY_BYTES || vlen < 1) {
+        if (klen != MVCC_CHANGE_KEY_BYTES || vlen < MVCC_CHANGE_HEADER) {
             rc = MVCC_ERR_IO;
             goto done;
         }
         int64_t rev = (int64_t)be64_get(k);
-        mvcc_kv kv = {.key = v + 1, .key_len = vlen - 1, .mod_revision = rev};
+        const uint8_t *key = v + MVCC_CHANGE_HEADER;
+        size_t key_len = vlen - MVCC_CHANGE_HEADER;
+        mvcc_kv kv = {.key = key, .key_len = key_len, .mod_revision = rev};
         if (v[0] == MVCC_CHANGE_DELETE) {
             rc = fn(arg, &kv, true);
         } else {
             mvcc_rec rec;
             bool found;
             int64_t mod_rev = 0;
-            rc = txn_version_le(t, v + 1, vlen - 1, rev, &mod_rev, &rec, &found);
+            rc = txn_version_le(t, key, key_len, rev, &mod_rev, &rec, &found);
             if (rc != 0) goto done;
             /* A put later replaced in the same revision by a delete: the delete's own change
              * record reports it. */
@@ -707,7 +718,7 @@ int mvcc_changes(mvcc_txn *t, int64_t from_rev, int64_t to_rev, mvcc_change_fn f
                 rc = MVCC_ERR_IO; /* a change record whose version is gone */
                 goto done;
             }
-            kv_from_rec(&kv, v + 1, vlen - 1, rev, &rec);
+            kv_from_rec(&kv, key, key_len, rev, &rec);
             rc = fn(arg, &kv, false);
         }
         if (rc < 0) goto done;

@@ -1,35 +1,38 @@
 /* mvcc_compact: physical removal of the versions a compaction at R hid.
  *
- * Which keys can have hidden versions? Only those changed in (done, R], where `done` is the
- * revision the previous physical compaction finished: every key has already lost what was hidden
- * at `done`, and a version becomes hidden at R only when a newer version <= R exists (written in
- * (done, R]) or when it is a tombstone <= R (also written in that window, or handled before).
- * So the walk reads the change records of (done, R], not the key space, and costs about one seek
- * per change (consecutive changes of one key are skipped).
+ * A version is hidden at R when a newer version of its key exists at or below R, or when it is
+ * a tombstone at or below R. Every change record names the version it replaced (prev, see
+ * mvcc_internal.h), so walking the change records of (done, R], where `done` is where the
+ * previous physical compaction finished, finds every newly hidden version without reading the
+ * key space: a change at r <= R hides its prev (deleted blindly, no read); a delete at r <= R
+ * leaves a tombstone that goes too (read first to make sure the entry at r still is that
+ * tombstone: a put of the same key later in the same txn would have replaced it). Versions
+ * hidden by changes at or below `done` went in an earlier run. The newest version <= R of a key
+ * is never anyone's prev at or below R, so it stays unless it is a tombstone. The cost is a
+ * sequential read of the change records plus one point delete per hidden version and one
+ * point read per delete; change records below R then go with one DeleteRange (R's own stay: a
+ * watch may start at the compacted revision).
  *
- * Per key: seek to (key, R) finds the newest version <= R. It stays unless it is a tombstone;
- * everything after it (older) goes. The first few go as point deletes; a long history is cut
- * with one DeleteRange, since thousands of point tombstones make later seeks crawl until RocksDB
- * compacts them away (ROCKSDB-NOTES.md). The change records below R go with one DeleteRange
- * (R's own stay: a watch may start at the compacted revision).
+ * Point deletes leave tombstones that later seeks step over until RocksDB compacts them away
+ * (ROCKSDB-NOTES.md: 2,400x slower listings after 100,000 of them). After a large run the
+ * touched span is compacted at once; smaller runs rely on the compact-on-deletion collector.
  *
  * Running beside the writer and readers is safe: the writer only adds versions above the current
- * revision (> R) and only reads each key's newest version, which is never removed unless it is a
- * tombstone (then absent either way); a reader below R failed at begin with COMPACTED, and a
+ * revision (> R) and reads only each key's newest version, which is never removed unless it is
+ * a tombstone (then absent either way); a reader below R failed at begin with COMPACTED, and a
  * reader that began before the compaction was marked reads through its snapshot.
  *
- * Work goes in batches of COMPACT_BATCH keys; the iterators are made anew for each batch so they
- * do not pin old memtables and files for the whole run. Progress is recorded only at the end
- * (compact_done in the meta CF): a crash midway makes the next run redo deletes, which is
- * harmless.
+ * Work goes in batches of COMPACT_BATCH change records; the iterator is made anew for each
+ * batch so it does not pin old memtables and files for the whole run. Progress is recorded
+ * only at the end (compact_done in the meta CF): a crash midway makes the next run redo
+ * deletes, which is harmless.
  */
 #include "mvcc_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define COMPACT_BATCH               1024
-#define POINT_DELETES_PER_KEY       8 /* beyond this many hidden versions of a key: one DeleteRange */
+#define COMPACT_BATCH               4096
 #define COMPACT_RANGE_AFTER_DELETES 16384 /* then compact the touched span to drop tombstones */
 
 struct compact_run {
@@ -37,11 +40,9 @@ struct compact_run {
     int64_t rev;
     rocksdb_readoptions_t *ro;
     rocksdb_iterator_t *changes;
-    rocksdb_iterator_t *kv;
     rocksdb_writebatch_t *batch;
-    mvcc_buf target;          /* encoded seek target */
-    mvcc_buf last_key;        /* user key of the previous change: consecutive repeats skipped */
-    mvcc_buf lowest, highest; /* span of encoded prefixes with deletes, for CompactRange */
+    mvcc_buf target;          /* encoded kv key */
+    mvcc_buf lowest, highest; /* span of encoded kv keys deleted, for CompactRange */
     uint8_t changes_upper[8];
     uint64_t deletes;
 };
@@ -55,20 +56,6 @@ static int iter_error(rocksdb_iterator_t *it)
     return MVCC_ERR_IO;
 }
 
-static void open_iterators(struct compact_run *r)
-{
-    storage *st = r->m->st;
-    r->changes = rocksdb_create_iterator_cf(st->db, r->ro, st->cf[STORAGE_CF_CHANGES]);
-    r->kv = rocksdb_create_iterator_cf(st->db, r->ro, st->cf[STORAGE_CF_KV]);
-}
-
-static void close_iterators(struct compact_run *r)
-{
-    if (r->changes) rocksdb_iter_destroy(r->changes);
-    if (r->kv) rocksdb_iter_destroy(r->kv);
-    r->changes = r->kv = NULL;
-}
-
 static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t n = an < bn ? an : bn;
@@ -77,63 +64,60 @@ static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
-static int note_span(struct compact_run *r, const uint8_t *prefix, size_t plen)
+static int note_span(struct compact_run *r, const uint8_t *k, size_t n)
 {
-    if (r->lowest.len == 0 || bytes_cmp(prefix, plen, r->lowest.p, r->lowest.len) < 0) {
+    if (r->lowest.len == 0 || bytes_cmp(k, n, r->lowest.p, r->lowest.len) < 0) {
         r->lowest.len = 0;
-        if (mvcc_buf_append(&r->lowest, prefix, plen) != 0) return MVCC_ERR_NOMEM;
+        if (mvcc_buf_append(&r->lowest, k, n) != 0) return MVCC_ERR_NOMEM;
     }
-    if (r->highest.len == 0 || bytes_cmp(prefix, plen, r->highest.p, r->highest.len) > 0) {
+    if (r->highest.len == 0 || bytes_cmp(k, n, r->highest.p, r->highest.len) > 0) {
         r->highest.len = 0;
-        if (mvcc_buf_append(&r->highest, prefix, plen) != 0) return MVCC_ERR_NOMEM;
+        if (mvcc_buf_append(&r->highest, k, n) != 0) return MVCC_ERR_NOMEM;
     }
     return 0;
 }
 
-static bool on_prefix(rocksdb_iterator_t *it, const uint8_t *prefix, size_t plen)
+static int delete_version(struct compact_run *r)
 {
-    if (!rocksdb_iter_valid(it)) return false;
-    size_t n;
-    const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &n);
-    return mvcc_key_valid(n) && mvcc_key_prefix_len(n) == plen && memcmp(k, prefix, plen) == 0;
+    rocksdb_writebatch_delete_cf(r->batch, r->m->st->cf[STORAGE_CF_KV], (const char *)r->target.p,
+                                 r->target.len);
+    r->deletes++;
+    return note_span(r, r->target.p, r->target.len);
 }
 
-/* Removes the versions of one key hidden at r->rev. */
-static int compact_key(struct compact_run *r, const uint8_t *key, size_t n)
+/* One change record at revision rev (<= r->rev). */
+static int compact_change(struct compact_run *r, int64_t rev, const uint8_t *v, size_t vlen)
 {
     storage *st = r->m->st;
-    rocksdb_column_family_handle_t *cf = st->cf[STORAGE_CF_KV];
-    r->target.len = 0;
-    if (mvcc_key_append_version(&r->target, key, n, r->rev) != 0) return MVCC_ERR_NOMEM;
-    size_t plen = mvcc_key_prefix_len(r->target.len);
-    rocksdb_iter_seek(r->kv, (const char *)r->target.p, r->target.len);
-    if (!on_prefix(r->kv, r->target.p, plen)) return iter_error(r->kv);
-    size_t vlen;
-    const uint8_t *v = (const uint8_t *)rocksdb_iter_value(r->kv, &vlen);
-    mvcc_rec rec;
-    if (mvcc_rec_decode(v, vlen, &rec) != 0) return MVCC_ERR_IO;
-    if (!rec.tombstone) rocksdb_iter_next(r->kv); /* the newest version <= rev stays */
-    bool any = false;
-    for (int i = 0; on_prefix(r->kv, r->target.p, plen); i++) {
-        size_t klen;
-        const char *k = rocksdb_iter_key(r->kv, &klen);
-        any = true;
-        if (i == POINT_DELETES_PER_KEY) {
-            /* the rest of this key's history, in one range tombstone */
-            r->target.p[plen - 1] = 0x02;
-            rocksdb_writebatch_delete_range_cf(r->batch, cf, k, klen, (const char *)r->target.p,
-                                               plen);
-            r->target.p[plen - 1] = 0x01;
-            r->deletes++;
-            break;
-        }
-        rocksdb_writebatch_delete_cf(r->batch, cf, k, klen);
-        r->deletes++;
-        rocksdb_iter_next(r->kv);
+    const uint8_t *key = v + MVCC_CHANGE_HEADER;
+    size_t n = vlen - MVCC_CHANGE_HEADER;
+    int64_t prev = (int64_t)be64_get(v + 1);
+    int rc;
+    /* prev == rev: the same key changed twice in one txn; the first change names the older
+     * version, and the entry at rev is the newer one */
+    if (prev > 0 && prev < rev) {
+        r->target.len = 0;
+        if (mvcc_key_append_version(&r->target, key, n, prev) != 0) return MVCC_ERR_NOMEM;
+        rc = delete_version(r);
+        if (rc != 0) return rc;
     }
-    int rc = iter_error(r->kv);
-    if (rc == 0 && any) rc = note_span(r, r->target.p, plen);
-    return rc;
+    if (v[0] != MVCC_CHANGE_DELETE) return 0;
+    r->target.len = 0;
+    if (mvcc_key_append_version(&r->target, key, n, rev) != 0) return MVCC_ERR_NOMEM;
+    char *err = NULL;
+    size_t len = 0;
+    char *val = rocksdb_get_cf(st->db, r->ro, st->cf[STORAGE_CF_KV], (const char *)r->target.p,
+                               r->target.len, &len, &err);
+    if (err) {
+        rocksdb_free(err);
+        return MVCC_ERR_IO;
+    }
+    if (!val) return 0;
+    mvcc_rec rec;
+    rc = mvcc_rec_decode((const uint8_t *)val, len, &rec);
+    rocksdb_free(val);
+    if (rc != 0) return MVCC_ERR_IO;
+    return rec.tombstone ? delete_version(r) : 0;
 }
 
 static int write_batch(struct compact_run *r)
@@ -146,55 +130,42 @@ static int write_batch(struct compact_run *r)
     return MVCC_ERR_IO;
 }
 
-/* Walks the change records from `from` (an encoded change key) to r->rev. */
+/* Walks the change records of revisions [from, r->rev]. */
 static int walk_changes(struct compact_run *r, int64_t from)
 {
+    storage *st = r->m->st;
     uint8_t pos[MVCC_CHANGE_KEY_BYTES] = {0};
     be64_put(pos, (uint64_t)from);
-    size_t pos_len = sizeof(pos);
-    int rc = 0;
     for (;;) {
-        open_iterators(r);
-        rocksdb_iter_seek(r->changes, (const char *)pos, pos_len);
-        int in_batch = 0;
-        for (; rocksdb_iter_valid(r->changes) && in_batch < COMPACT_BATCH;
-             rocksdb_iter_next(r->changes)) {
+        r->changes = rocksdb_create_iterator_cf(st->db, r->ro, st->cf[STORAGE_CF_CHANGES]);
+        rocksdb_iter_seek(r->changes, (const char *)pos, sizeof(pos));
+        int rc = 0, in_batch = 0;
+        bool more = false;
+        for (; rocksdb_iter_valid(r->changes); rocksdb_iter_next(r->changes)) {
             size_t klen, vlen;
             const uint8_t *k = (const uint8_t *)rocksdb_iter_key(r->changes, &klen);
             const uint8_t *v = (const uint8_t *)rocksdb_iter_value(r->changes, &vlen);
-            if (klen != MVCC_CHANGE_KEY_BYTES || vlen < 1) {
+            if (klen != MVCC_CHANGE_KEY_BYTES || vlen < MVCC_CHANGE_HEADER) {
                 rc = MVCC_ERR_IO;
-                goto done;
+                break;
             }
             if (memcmp(k, r->changes_upper, 8) >= 0) break;
-            if (r->last_key.len == vlen - 1 && memcmp(r->last_key.p, v + 1, vlen - 1) == 0)
-                continue;
-            r->last_key.len = 0;
-            if (mvcc_buf_append(&r->last_key, v + 1, vlen - 1) != 0) {
-                rc = MVCC_ERR_NOMEM;
-                goto done;
+            if (in_batch == COMPACT_BATCH) {
+                memcpy(pos, k, sizeof(pos));
+                more = true;
+                break;
             }
-            rc = compact_key(r, v + 1, vlen - 1);
-            if (rc != 0) goto done;
+            rc = compact_change(r, (int64_t)be64_get(k), v, vlen);
+            if (rc != 0) break;
             in_batch++;
         }
-        rc = iter_error(r->changes);
-        if (rc != 0) goto done;
-        bool more = false;
-        if (rocksdb_iter_valid(r->changes)) {
-            size_t klen;
-            const char *k = rocksdb_iter_key(r->changes, &klen);
-            more = klen == MVCC_CHANGE_KEY_BYTES && memcmp(k, r->changes_upper, 8) < 0;
-            if (more) memcpy(pos, k, MVCC_CHANGE_KEY_BYTES);
-        }
-        close_iterators(r);
-        if (!more) return 0;
+        if (rc == 0) rc = iter_error(r->changes);
+        rocksdb_iter_destroy(r->changes);
+        r->changes = NULL;
+        if (rc != 0 || !more) return rc;
         rc = write_batch(r);
         if (rc != 0) return rc;
     }
-done:
-    close_iterators(r);
-    return rc;
 }
 
 int mvcc_compact_physical(mvcc *m, int64_t rev)
@@ -230,9 +201,7 @@ int mvcc_compact_physical(mvcc *m, int64_t rev)
     pthread_mutex_unlock(&m->lock);
 
     if (r.deletes >= COMPACT_RANGE_AFTER_DELETES) {
-        /* drop the point tombstones now rather than let every seek through them pay; the
-         * span ends after every version of the highest key (terminator 00 01 -> 00 02) */
-        r.highest.p[r.highest.len - 1] = 0x02;
+        /* drop the point tombstones now rather than let every seek through them pay */
         rocksdb_compact_range_cf(st->db, st->cf[STORAGE_CF_KV], (const char *)r.lowest.p,
                                  r.lowest.len, (const char *)r.highest.p, r.highest.len);
     }
@@ -241,7 +210,6 @@ free_run:
     rocksdb_writebatch_destroy(r.batch);
     rocksdb_readoptions_destroy(r.ro);
     mvcc_buf_free(&r.target);
-    mvcc_buf_free(&r.last_key);
     mvcc_buf_free(&r.lowest);
     mvcc_buf_free(&r.highest);
 unlock:

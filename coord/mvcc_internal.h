@@ -16,8 +16,11 @@
 #define MVCC_META_COMPACT_DONE "compact_done" /* compaction physically finished up to */
 #define MVCC_META_APPLIED      "applied"      /* applied log index */
 
-/* Change records: be64 revision ‖ be32 sub -> kind byte ‖ user key. */
+/* Change records: be64 revision ‖ be32 sub -> kind byte ‖ be64 prev ‖ user key, where prev is
+ * the revision of the key's version this change replaced (live or tombstone; 0 when the key
+ * had none). prev lets compaction delete the versions a change hid without reading them. */
 #define MVCC_CHANGE_KEY_BYTES 12
+#define MVCC_CHANGE_HEADER    9
 #define MVCC_CHANGE_PUT       0
 #define MVCC_CHANGE_DELETE    1
 
