@@ -34,8 +34,8 @@ export ETCDCTL_API=3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/coord-it.XXXXXX")
 # Every process this harness started, by PID; cleanup ends these and no others.
 declare -a OUR_PIDS=()
-# Per server NAME: its PID, client endpoint, and the argument list it was started with.
-declare -A SRV_PID=() SRV_EP=() SRV_ARGS=()
+# Per server NAME: its binary, PID, client endpoint, and the argument list it was started with.
+declare -A SRV_BIN=() SRV_PID=() SRV_EP=() SRV_ARGS=()
 
 # Poll helpers' granularity; every wait has its own deadline on top of this.
 POLL_S=0.05
@@ -81,7 +81,7 @@ fail() { # MESSAGE...: report the failure with every server's log tail and exit 
   echo "FAIL: $TEST_NAME: $*" >&2
   for name in "${!SRV_PID[@]}"; do
     if [ -s "$WORK/$name.log" ]; then
-      echo "--- last lines of server '$name' log ($SERVER_BIN) ---" >&2
+      echo "--- last lines of server '$name' log (${SRV_BIN[$name]}) ---" >&2
       tail -n 15 "$WORK/$name.log" >&2
     fi
   done
@@ -93,8 +93,13 @@ note() { echo "  $TEST_NAME: $*"; }
 pass() { echo "PASS: $TEST_NAME${1:+: $1}"; exit 0; }
 
 server_start() { # NAME [EXTRA_FLAG...]: start a one-member server on fresh ports, data in $WORK/NAME.data
-  local name=$1 c p
-  shift
+  server_start_bin "$SERVER_BIN" "$@"
+}
+
+server_start_bin() { # BIN NAME [EXTRA_FLAG...]: as server_start, with another server binary
+  local name=$2 c p
+  SRV_BIN[$name]=$(readlink -f "$1")
+  shift 2
   c=$(free_port)
   p=$(free_port)
   while [ "$p" = "$c" ]; do p=$(free_port); done
@@ -110,7 +115,7 @@ server_start() { # NAME [EXTRA_FLAG...]: start a one-member server on fresh port
 server_spawn() { # NAME: (re)start NAME with the arguments it was first started with
   local name=$1
   # shellcheck disable=SC2086  # the stored argument list is split on purpose
-  setsid "$SERVER_BIN" ${SRV_ARGS[$name]} >>"$WORK/$name.log" 2>&1 &
+  setsid "${SRV_BIN[$name]}" ${SRV_ARGS[$name]} >>"$WORK/$name.log" 2>&1 &
   SRV_PID[$name]=$!
   OUR_PIDS+=("$!")
   server_wait_ready "$name" 30
@@ -123,8 +128,8 @@ server_wait_ready() { # NAME DEADLINE_S: poll a linearizable get until it answer
     if "$ETCDCTL" --endpoints="${SRV_EP[$name]}" --dial-timeout=1s --command-timeout=1s \
          get __ready_probe__ >/dev/null 2>&1; then
       # setsid must have exec'd the server in place, so the PID we hold is the server's.
-      [ "$(readlink -f "/proc/$pid/exe")" = "$SERVER_BIN" ] \
-        || fail "PID $pid is not $SERVER_BIN (setsid forked?)"
+      [ "$(readlink -f "/proc/$pid/exe")" = "${SRV_BIN[$name]}" ] \
+        || fail "PID $pid is not ${SRV_BIN[$name]} (setsid forked?)"
       return 0
     fi
     sleep "$POLL_S"

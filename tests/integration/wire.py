@@ -14,6 +14,9 @@ usage:
   wire.py put EP KEY SIZE       gRPC KV/Put of KEY with a SIZE-byte value; prints as `call`
   wire.py range EP KEY [LIMIT [REV]]   gRPC KV/Range; prints "OK count=<n> kvs=<n> more=<0|1>"
                                 or "<STATUS_CODE> <details>"
+  wire.py load EP PREFIX COUNT VALSIZE [BATCH [THREADS]]   write COUNT keys PREFIX<9-digit index>
+                                with random printable VALSIZE-byte values, BATCH puts per Txn (default 100)
+                                from THREADS threads (default 4); prints "loaded N keys ... in S s"
 The gRPC commands need python3-grpcio; `wire.py has-grpc` exits 0 when it is importable.
 """
 import socket
@@ -154,6 +157,47 @@ def grpc_call(ep, method, payload):
             return e.code().name, e.details()
 
 
+def load(ep, prefix, count, valsize, batch, threads):
+    import base64
+    import os
+    import threading
+    import time
+
+    import grpc
+
+    opts = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    failures = []
+
+    def worker(first_batch, stride):
+        with grpc.insecure_channel(ep, options=opts) as ch:
+            txn = ch.unary_unary("/etcdserverpb.KV/Txn")
+            for start in range(first_batch * batch, count, stride * batch):
+                ops = b""
+                for i in range(start, min(start + batch, count)):
+                    # Printable (base64) but incompressible values, one line each in etcdctl output.
+                    value = base64.b64encode(os.urandom(valsize))[:valsize]
+                    put = field_bytes(1, b"%s%09d" % (prefix, i)) + field_bytes(2, value)
+                    ops += field_bytes(2, field_bytes(2, put))
+                try:
+                    txn(ops, timeout=60)
+                except grpc.RpcError as e:
+                    failures.append("%s %s" % (e.code().name, e.details()))
+                    return
+
+    began = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(t, threads)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    took = time.monotonic() - began
+    if failures:
+        print("load failed: " + failures[0])
+        return 1
+    print("loaded %d keys of %d-byte values in %.1f s" % (count, valsize, took))
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -192,6 +236,10 @@ def main(argv):
             print("OK count=%d kvs=%d more=%d" % (f.get(4, [0])[0], len(f.get(2, [])), f.get(3, [0])[0]))
         else:
             print(code, out)
+    elif cmd == "load":
+        batch = int(argv[6]) if len(argv) > 6 else 100
+        threads = int(argv[7]) if len(argv) > 7 else 4
+        return load(ep, argv[3].encode(), int(argv[4]), int(argv[5]), batch, threads)
     else:
         sys.exit("unknown command " + cmd)
     return 0
