@@ -136,6 +136,7 @@ static int apply_kv(coord_server *s, enum entry_type type, uint64_t id, uint64_t
         rc = -1;
         goto done_end_txn;
     }
+    if (x.changed && s->on_revision) s->on_revision(s->on_revision_arg, rev);
     server_fill_header_term(s, h, h->revision, term);
     answer(s, id, COORD_OK, resp_desc, &rs);
 done_end_txn:

@@ -27,6 +27,10 @@ typedef struct coord_server {
      * and a counter, so IDs of different members and restarts never collide. */
     uint64_t reqid_prefix;
     _Atomic uint64_t reqid_counter;
+    /* Told, on the applying thread, each time a write raises the store's revision (after the
+     * commit is visible to readers). Watches hang here; NULL when nothing listens. */
+    void (*on_revision)(void *arg, int64_t rev);
+    void *on_revision_arg;
 } coord_server;
 
 uint64_t server_next_request_id(coord_server *s);
