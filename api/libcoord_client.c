@@ -262,7 +262,11 @@ static int call(coord_client *c, const char *method, call_kind kind, const uint8
         }
         if (moved_on && rotate(c, i)) {
             int64_t left = deadline - now_ms();
-            if (left <= backoff) break;
+            if (left <= backoff) {
+                /* No time for another round: fail at the deadline, not before it. */
+                if (left > 0) sleep_ms(left);
+                break;
+            }
             sleep_ms(backoff);
             backoff = backoff * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff * 2;
         }

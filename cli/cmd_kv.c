@@ -97,14 +97,24 @@ int cmd_txn(cli_ctx *ctx, void *opts, int n_pos, char **pos, cli_err *e)
     return rc;
 }
 
+/* A decimal integer too big for int64 (etcdctl tells it from bad syntax). */
+static bool all_digits(const char *s)
+{
+    if (*s == '-' || *s == '+') s++;
+    if (!*s) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
 int cmd_compaction(cli_ctx *ctx, void *opts, int n_pos, char **pos, cli_err *e)
 {
     const compaction_opts *o = opts;
     if (n_pos != 1) return cli_fail(e, CLI_EXIT_BAD_ARGS, "compaction command needs 1 argument");
     int64_t rev;
     if (parse_int64(pos[0], 10, &rev) != 0)
-        return cli_fail(e, CLI_EXIT_ERROR, "invalid revision \"%s\": not a decimal integer",
-                        pos[0]);
+        return cli_fail(e, CLI_EXIT_ERROR, "strconv.ParseInt: parsing \"%s\": %s", pos[0],
+                        all_digits(pos[0]) ? "value out of range" : "invalid syntax");
     coord_client *c;
     int rc = cli_open_client(ctx, NULL, &c, e);
     if (rc != CLI_EXIT_OK) return rc;

@@ -174,6 +174,23 @@ static const char *skip_blanks(const char *p)
     return p;
 }
 
+/* etcdctl's report of a compare it could not read, with what it had read so far. */
+static int malformed(cli_err *e, const char *line, const char *target, size_t target_len,
+                     const char *key, size_t key_len, const char *op, size_t op_len)
+{
+    char *got = NULL;
+    size_t got_len = 0;
+    FILE *f = open_memstream(&got, &got_len);
+    if (!f) return cli_fail(e, CLI_EXIT_INVALID_INPUT, "malformed comparison: %s", line);
+    fprintf(f, "%.*s(", (int)target_len, target);
+    fmt_go_quoted(f, (const uint8_t *)key, key_len);
+    fprintf(f, ") %.*s \"\"", (int)op_len, op);
+    fclose(f);
+    cli_fail(e, CLI_EXIT_INVALID_INPUT, "malformed comparison: %s; got %s", line, got);
+    free(got);
+    return CLI_EXIT_INVALID_INPUT;
+}
+
 int txn_parse_compare(const char *line, cli_pool *pool, coord_compare *out, cli_err *e)
 {
     memset(out, 0, sizeof(*out));
@@ -182,10 +199,15 @@ int txn_parse_compare(const char *line, cli_pool *pool, coord_compare *out, cli_
     size_t target_len = (size_t)(paren - line);
     while (target_len && isspace((unsigned char)line[target_len - 1])) target_len--;
 
-    char *key, *end = NULL, *operand;
-    size_t key_len, end_len = 0, operand_len;
+    char *key = NULL, *end = NULL, *operand;
+    size_t key_len = 0, end_len = 0, operand_len, op_len = 0;
+    const char *op = "";
     const char *p = skip_blanks(paren + 1);
-    if (txn_unquote(&p, pool, &key, &key_len) != 0) goto malformed;
+    if (txn_unquote(&p, pool, &key, &key_len) != 0) {
+        key = NULL;
+        key_len = 0;
+        goto malformed;
+    }
     p = skip_blanks(p);
     if (*p == ',') {
         p = skip_blanks(p + 1);
@@ -194,9 +216,9 @@ int txn_parse_compare(const char *line, cli_pool *pool, coord_compare *out, cli_
     }
     if (*p++ != ')') goto malformed;
     p = skip_blanks(p);
-    const char *op = p;
+    op = p;
     while (*p && !isspace((unsigned char)*p)) p++;
-    size_t op_len = (size_t)(p - op);
+    op_len = (size_t)(p - op);
     p = skip_blanks(p);
     if (txn_unquote(&p, pool, &operand, &operand_len) != 0) goto malformed;
     if (*skip_blanks(p) != '\0') goto malformed;
@@ -244,7 +266,7 @@ int txn_parse_compare(const char *line, cli_pool *pool, coord_compare *out, cli_
     return CLI_EXIT_OK;
 
 malformed:
-    return cli_fail(e, CLI_EXIT_INVALID_INPUT, "malformed comparison: %s", line);
+    return malformed(e, line, line, target_len, key, key_len, op, op_len);
 }
 
 int txn_parse_op(const char *line, cli_pool *pool, coord_op *out, cli_err *e)
