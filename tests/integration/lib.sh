@@ -76,9 +76,13 @@ free_port() { # prints a TCP port on 127.0.0.1 that nobody listens on right now
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Set to 0 where the failure message says all there is (a diff), to leave out the server logs.
+FAIL_SHOW_LOGS=1
+
 fail() { # MESSAGE...: report the failure with every server's log tail and exit 1
   local name
   echo "FAIL: $TEST_NAME: $*" >&2
+  [ "$FAIL_SHOW_LOGS" = 1 ] || exit 1
   for name in "${!SRV_PID[@]}"; do
     if [ -s "$WORK/$name.log" ]; then
       echo "--- last lines of server '$name' log (${SRV_BIN[$name]}) ---" >&2
