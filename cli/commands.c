@@ -184,6 +184,8 @@ void cli_print_main_help(FILE *out)
           "\n"
           "USAGE:\n"
           "\tcoordctl [flags] <command> [arguments]\n"
+          "\tEach flag below may also come from the environment as COORDCTL_<FLAG>,\n"
+          "\te.g. COORDCTL_ENDPOINTS=10.0.0.1:2379,10.0.0.2:2379; flags given win.\n"
           "\n"
           "VERSION:\n"
           "\t" COORDCTL_VERSION "\n"

@@ -2,6 +2,7 @@
 
 #include "textfmt.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -132,6 +133,27 @@ out_free_tables:
     free(longopts);
     free(refs);
     return rc;
+}
+
+int flags_from_env(const flag_set *set, const char *prefix, cli_err *e)
+{
+    for (size_t i = 0; i < set->n_defs; i++) {
+        /* Help is asked for, never configured. */
+        if (strcmp(set->defs[i].name, "help") == 0) continue;
+        char name[128];
+        int n = snprintf(name, sizeof(name), "%s_%s", prefix, set->defs[i].name);
+        if (n < 0 || (size_t)n >= sizeof(name)) continue;
+        for (char *c = name; *c; c++) *c = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+        const char *value = getenv(name);
+        if (!value) continue;
+        flag_ref r = {&set->defs[i], set->target};
+        if (set_value(&r, value, e) != CLI_EXIT_OK) {
+            char why[sizeof(e->message)];
+            snprintf(why, sizeof(why), "%s", e->message);
+            return cli_fail(e, CLI_EXIT_ERROR, "%s (from %s)", why, name);
+        }
+    }
+    return CLI_EXIT_OK;
 }
 
 static int compare_defs(const void *a, const void *b)

@@ -43,6 +43,10 @@ typedef struct flag_set {
 int flags_parse(int argc, char **argv, const flag_set *sets, size_t n_sets, int *n_pos, char ***pos,
                 cli_err *e);
 
+/* Sets each flag of `set` named in the environment as PREFIX_NAME (upper case, '-' as '_':
+ * COORDCTL_DIAL_TIMEOUT=3s), before argv is parsed, so flags on the command line win. */
+int flags_from_env(const flag_set *set, const char *prefix, cli_err *e);
+
 /* Help lines for a table, sorted by name and aligned as etcdctl does:
  * "  -w, --write-out=\"simple\"\t\tset the output format...". `extra` (may be NULL) is one
  * more flag shown in the same block (the per-command "-h, --help"). */

@@ -110,6 +110,10 @@ int main(int argc, char **argv)
     cli_err e = {0};
     int n_pos, rc;
     char **pos;
+    if (flags_from_env(&sets[1], "COORDCTL", &e) != CLI_EXIT_OK) {
+        rc = report(&e);
+        goto out;
+    }
     if (flags_parse(n_sub, sub, sets, 2, &n_pos, &pos, &e) != CLI_EXIT_OK) {
         rc = report(&e);
         fprintf(stderr, "Run 'coordctl %s --help' for usage.\n", cmd->name);

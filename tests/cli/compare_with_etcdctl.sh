@@ -6,7 +6,8 @@
 # Each line of TRANSCRIPT is a shell command in which $CTL stands for the client with its
 # --endpoints; it runs once per side, and stdout, stderr and the exit code must match after
 # the differences that are not the client's are masked (the endpoint's port, durations, the
-# database size, the name of the program, etcdctl's own log lines). Both servers are started
+# database size, raft log indexes (etcd writes four entries of its own at bootstrap), the
+# name of the program, etcdctl's own log lines). Both servers are started
 # with the same name, token and advertised URLs, so their member and cluster ids agree.
 # Lines starting with '#' and empty lines are skipped.
 set -u
@@ -40,7 +41,9 @@ normalize() { # ENDPOINT < output: masks what legitimately differs between the t
         -e 's/took = [^ ]*/took = T/' -e 's/"took":"[^"]*"/"took":"T"/g' \
         -e 's/"\(dbSize\|dbSizeInUse\)":[0-9]*/"\1":N/g' \
         -e 's/"DBSize" : [0-9]*/"DBSize" : N/' -e 's/"Took" : .*/"Took" : T/' \
-        -e 's/, [0-9.]* [kMG]\?B, /, SIZE, /' \
+        -e 's/"\(raftIndex\|raftAppliedIndex\)":[0-9]*/"\1":I/g' \
+        -e 's/"\(RaftIndex\|RaftAppliedIndex\)" : [0-9]*/"\1" : I/' \
+        -e 's/^\(ENDPOINT, [0-9a-f]*, [^,]*\), [0-9.]* [kMG]\?B, \([a-z]*, [a-z]*, [0-9]*\), [0-9]*, [0-9]*, /\1, SIZE, \2, I, I, /' \
         -e 's/\betcdctl\b/CTL/g' -e 's/\bcoordctl\b/CTL/g'
 }
 

@@ -130,6 +130,30 @@ static void test_help_aligns_descriptions_on_a_tab_stop_past_the_widest_flag(voi
     free(text);
 }
 
+static void test_the_environment_sets_defaults_that_flags_override(void **state)
+{
+    (void)state;
+    globals g = {.write_out = "simple"};
+    flag_set set = {global_defs, 3, &g};
+    cli_err e = {0};
+    setenv("TESTCTL_WRITE_OUT", "json", 1);
+    setenv("TESTCTL_COMMAND_TIMEOUT", "2s", 1);
+    assert_int_equal(flags_from_env(&set, "TESTCTL", &e), CLI_EXIT_OK);
+    assert_string_equal(g.write_out, "json");
+    assert_int_equal(g.timeout_ms, 2000);
+    char *argv[] = {"x", "--command-timeout=1s", NULL};
+    int n_pos;
+    char **pos;
+    assert_int_equal(flags_parse(2, argv, &set, 1, &n_pos, &pos, &e), CLI_EXIT_OK);
+    assert_int_equal(g.timeout_ms, 1000);
+    setenv("TESTCTL_HEX", "maybe", 1);
+    assert_int_equal(flags_from_env(&set, "TESTCTL", &e), CLI_EXIT_ERROR);
+    assert_non_null(strstr(e.message, "TESTCTL_HEX"));
+    unsetenv("TESTCTL_WRITE_OUT");
+    unsetenv("TESTCTL_COMMAND_TIMEOUT");
+    unsetenv("TESTCTL_HEX");
+}
+
 static void test_durations_print_as_go_prints_them(void **state)
 {
     (void)state;
@@ -225,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_a_flag_without_its_value_is_refused),
         cmocka_unit_test(test_a_value_of_the_wrong_type_is_refused),
         cmocka_unit_test(test_help_aligns_descriptions_on_a_tab_stop_past_the_widest_flag),
+        cmocka_unit_test(test_the_environment_sets_defaults_that_flags_override),
         cmocka_unit_test(test_durations_print_as_go_prints_them),
         cmocka_unit_test(test_durations_parse_from_go_syntax),
         cmocka_unit_test(test_sizes_print_in_si_units_as_etcdctl_does),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # With several --endpoints a client skips one that refuses connections, for reads and for
-# writes; when none answers the command ends at --command-timeout with etcdctl's
+# writes (endpoints from --endpoints or COORDCTL_ENDPOINTS); when none answers the command ends at --command-timeout with etcdctl's
 # "context deadline exceeded" and exit code 1.
 # Usage: SCRIPT SERVER_BIN COORDCTL
 set -u
@@ -14,6 +14,10 @@ out=$(timeout 20 "$COORDCTL" --endpoints="$both" put k v 2>&1) || fail "put with
 assert_eq OK "$out" "put through the second endpoint"
 out=$(timeout 20 "$COORDCTL" --endpoints="$both" get k --print-value-only 2>&1) || fail "get: $out"
 assert_eq v "$out" "get through the second endpoint"
+
+out=$(COORDCTL_ENDPOINTS="$both" timeout 20 "$COORDCTL" get k --print-value-only 2>&1) \
+  || fail "get with COORDCTL_ENDPOINTS: $out"
+assert_eq v "$out" "endpoints from the environment"
 
 start=$SECONDS
 out=$(timeout 20 "$COORDCTL" --endpoints="$dead" --command-timeout=1s get k 2>&1); rc=$?
