@@ -243,11 +243,6 @@ int handle_snapshot(raft *r, const raft_msg *m)
              ID(r->id), ID(meta->index), ID(meta->term), ID(r->log.committed));
         return reply_append(r, m->from, r->log.committed);
     }
-    if (!conf_is_voter(&meta->conf, r->id) && !conf_is_learner(&meta->conf, r->id)) {
-        rlog(r, RAFT_LOG_WARN, "%llu ignored snapshot [index: %llu]: not in its configuration",
-             ID(r->id), ID(meta->index));
-        return reply_append(r, m->from, r->log.committed);
-    }
     int rc;
     if (log_match_term(&r->log, meta->index, meta->term)) {
         /* We already hold everything the snapshot covers: just commit it. */
@@ -307,7 +302,8 @@ int handle_append_resp(raft *r, const raft_msg *m)
     if (advanced) {
         if ((rc = broadcast_append(r))) return rc;
     } else if (was_paused) {
-        if ((rc = send_append(r, pr, false, &sent))) return rc;
+        /* It may have missed the commit index while paused: tell it, even with no entries. */
+        if ((rc = send_append(r, pr, true, &sent))) return rc;
     }
     /* Fill the window: several size-limited appends may now fit. */
     for (int k = 0; k < 64; k++) {

@@ -1,0 +1,951 @@
+/* raft_sim: a seeded simulation of 3, 5 or 7 raft nodes on a virtual network that drops,
+ * duplicates, delays and reorders messages, partitions and heals, crashes nodes and
+ * restarts them from exactly what they persisted, compacts logs, changes membership and
+ * transfers leadership while clients write and read. After every step it checks:
+ *   election safety, leader append-only, log matching, leader completeness, state machine
+ *   safety, no committed entry removed, ReadIndex reads see every write acknowledged before
+ *   they began, and, once healed, liveness (a leader is elected and a write commits).
+ * A failing seed prints the command that replays it (add --trace for every decision).
+ *
+ *   raft_sim --nodes 5 --seed 42 [--trace]       one seed
+ *   raft_sim --nodes 3 --seeds 1000 --from 1     many seeds (exit 1 on the first failure)
+ *   raft_sim --fault commit-old-term --expect-failure --seeds 500
+ *                                                passes only if a broken rule is caught
+ */
+#include "raft.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_NODES    12
+#define MAX_WRITES   4096
+#define BITMAP_WORDS (MAX_WRITES / 64)
+
+typedef struct smachine {
+    uint64_t applied;
+    uint64_t hash;
+    uint64_t bits[BITMAP_WORDS];
+} smachine;
+
+typedef struct snode {
+    raft_id id;
+    bool exists; /* has been started once (a member, or a node joining) */
+    raft *r;     /* NULL while down */
+    raft_memstore *ms;
+    smachine sm;
+    int crash_in_ready; /* 0 no, 1 before persisting, 2 after persisting (before sending) */
+    uint64_t lead_term; /* leader append-only: last observation while leader */
+    uint64_t lead_last;
+    uint64_t lead_last_term;
+} snode;
+
+typedef struct inflight {
+    raft_msg m;
+    uint64_t at;
+} inflight;
+
+typedef struct read_req {
+    raft_id node;
+    uint64_t acked_at_start; /* writes acknowledged before the read began */
+    uint64_t index;          /* read index once known */
+    bool have_index;
+    bool done;
+} read_req;
+
+typedef struct reg_entry {
+    uint64_t index, term, hash, prev_term;
+} reg_entry;
+
+typedef struct sim {
+    uint64_t seed;
+    int n_initial;
+    uint32_t faults;
+    bool trace;
+    uint64_t rng;
+    uint64_t now;
+    snode nodes[MAX_NODES];
+    int n_nodes;
+    int group[MAX_NODES + 1]; /* partition side of each id (0 = all connected) */
+    inflight *net;
+    size_t n_net, cap_net;
+    /* Oracle. */
+    uint64_t *leader_of_term; /* by term */
+    size_t cap_terms;
+    uint64_t *chain; /* global state hash after applying index i (0 = unknown) */
+    uint64_t *cterm; /* term of committed entry i */
+    size_t cap_chain;
+    size_t cap_cterm;
+    uint64_t max_committed;
+    reg_entry *reg; /* (index, term) -> (data hash, previous term): open addressing */
+    size_t cap_reg, n_reg;
+    uint64_t n_writes;
+    uint8_t write_acked[MAX_WRITES];
+    uint64_t acked[MAX_WRITES];
+    uint64_t n_acked;
+    read_req *reads;
+    size_t n_reads, cap_reads;
+    char failure[512];
+    bool failed;
+    uint64_t stat_msgs, stat_commits, stat_reads_ok, stat_elections;
+} sim;
+
+static uint64_t rnd(sim *s)
+{
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static bool chance(sim *s, double p)
+{
+    return (double)(rnd(s) >> 11) / 9007199254740992.0 < p;
+}
+static uint64_t below(sim *s, uint64_t n)
+{
+    return n ? rnd(s) % n : 0;
+}
+
+static void fail(sim *s, const char *fmt, ...)
+{
+    if (s->failed) return;
+    s->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    int off = snprintf(s->failure, sizeof(s->failure), "tick %" PRIu64 ": ", s->now);
+    vsnprintf(s->failure + off, sizeof(s->failure) - (size_t)off, fmt, ap);
+    va_end(ap);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return p;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *np = realloc(p, n * elem);
+    if (!np) abort();
+    memset((char *)np + *cap * elem, 0, (n - *cap) * elem);
+    *cap = n;
+    return np;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t entry_hash(const raft_entry *e)
+{
+    uint64_t h = mix(e->type + 1, e->len);
+    for (uint32_t i = 0; i < e->len; i++) h = mix(h, e->data[i]);
+    return h;
+}
+
+static snode *node(sim *s, raft_id id)
+{
+    for (int i = 0; i < s->n_nodes; i++)
+        if (s->nodes[i].id == id) return &s->nodes[i];
+    return NULL;
+}
+
+static void tracef(sim *s, const char *fmt, ...)
+{
+    if (!s->trace) return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("[%4" PRIu64 "] ", s->now);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+static void log_line(void *ctx, raft_id id, int level, const char *line)
+{
+    (void)id;
+    (void)level;
+    sim *s = ctx;
+    printf("[%4" PRIu64 "]   %s\n", s->now, line);
+}
+
+/* ------------------------------------------------------------------ oracle ------------ */
+
+static reg_entry *reg_slot(sim *s, uint64_t index, uint64_t term)
+{
+    if ((s->n_reg + 1) * 2 > s->cap_reg) {
+        size_t ncap = s->cap_reg ? s->cap_reg * 2 : 1024;
+        reg_entry *old = s->reg;
+        size_t ocap = s->cap_reg;
+        s->reg = calloc(ncap, sizeof(reg_entry));
+        if (!s->reg) abort();
+        s->cap_reg = ncap;
+        for (size_t i = 0; i < ocap; i++) {
+            if (!old[i].index) continue;
+            size_t h = (size_t)(mix(old[i].index, old[i].term) & (ncap - 1));
+            while (s->reg[h].index) h = (h + 1) & (ncap - 1);
+            s->reg[h] = old[i];
+        }
+        free(old);
+    }
+    size_t h = (size_t)(mix(index, term) & (s->cap_reg - 1));
+    while (s->reg[h].index && !(s->reg[h].index == index && s->reg[h].term == term))
+        h = (h + 1) & (s->cap_reg - 1);
+    return &s->reg[h];
+}
+
+/* Log matching: two entries with the same index and term hold the same data and follow an
+ * entry of the same term (which, by induction, makes the whole prefixes identical). */
+static void check_new_entries(sim *s, snode *n, const raft_entry *es, size_t cnt)
+{
+    uint64_t prev_term = 0;
+    if (cnt && es[0].index > 1) {
+        const raft_storage *st = raft_memstore_storage(n->ms);
+        if (st->term(st->ctx, es[0].index - 1, &prev_term) != RAFT_OK) {
+            fail(s, "node %" PRIu64 " appended %" PRIu64 " with no entry before it", n->id,
+                 es[0].index);
+            return;
+        }
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const raft_entry *e = &es[i];
+        uint64_t h = entry_hash(e);
+        reg_entry *slot = reg_slot(s, e->index, e->term);
+        if (!slot->index) {
+            *slot = (reg_entry){e->index, e->term, h, prev_term};
+            s->n_reg++;
+        } else if (slot->hash != h || slot->prev_term != prev_term) {
+            fail(s, "log matching: node %" PRIu64 " has a different entry at %" PRIu64 "/%" PRIu64,
+                 n->id, e->term, e->index);
+        }
+        prev_term = e->term;
+    }
+}
+
+static uint64_t stored_term(snode *n, uint64_t i, bool *ok)
+{
+    const raft_storage *st = raft_memstore_storage(n->ms);
+    uint64_t t = 0;
+    *ok = st->term(st->ctx, i, &t) == RAFT_OK;
+    return t;
+}
+
+/* No committed entry is ever removed: before n's log is overwritten from es[0].index, none
+ * of the entries it replaces may be a committed one. */
+static void check_truncation(sim *s, snode *n, const raft_entry *es, size_t cnt)
+{
+    const raft_storage *st = raft_memstore_storage(n->ms);
+    uint64_t last = 0;
+    st->last_index(st->ctx, &last);
+    for (uint64_t i = es[0].index; i <= last && i <= s->max_committed; i++) {
+        bool ok;
+        uint64_t old = stored_term(n, i, &ok);
+        if (!ok || !s->cterm[i] || old != s->cterm[i]) continue;
+        uint64_t nt = i - es[0].index < cnt ? es[i - es[0].index].term : 0;
+        if (nt != old) {
+            fail(s, "node %" PRIu64 " removed committed entry %" PRIu64 " (term %" PRIu64 ")",
+                 n->id, i, old);
+            return;
+        }
+    }
+}
+
+static void check_leader(sim *s, snode *n)
+{
+    raft_status st;
+    raft_status_get(n->r, &st);
+    if (st.soft.role != RAFT_LEADER) {
+        n->lead_term = 0;
+        return;
+    }
+    uint64_t term = st.hard_state.term;
+    s->leader_of_term = grow(s->leader_of_term, &s->cap_terms, term + 1, sizeof(uint64_t));
+    if (s->leader_of_term[term] && s->leader_of_term[term] != n->id) {
+        fail(s, "election safety: %" PRIu64 " and %" PRIu64 " both lead term %" PRIu64,
+             s->leader_of_term[term], n->id, term);
+        return;
+    }
+    bool ok;
+    if (!s->leader_of_term[term]) {
+        s->leader_of_term[term] = n->id;
+        s->stat_elections++;
+        tracef(s, "node %" PRIu64 " leads term %" PRIu64, n->id, term);
+        /* Leader completeness: every committed entry is in the new leader's log. */
+        uint64_t first = st.first_index;
+        for (uint64_t i = first; i <= s->max_committed; i++) {
+            if (!s->cterm[i]) continue;
+            uint64_t t = stored_term(n, i, &ok);
+            if (!ok || t != s->cterm[i]) {
+                fail(s,
+                     "leader completeness: leader %" PRIu64 " of term %" PRIu64
+                     " lacks committed entry %" PRIu64,
+                     n->id, term, i);
+                return;
+            }
+        }
+    } else if (n->lead_term == term) {
+        /* Leader append-only: what it had, it still has. */
+        uint64_t t = stored_term(n, n->lead_last, &ok);
+        if (st.last_index < n->lead_last || (ok && t != n->lead_last_term) ||
+            (!ok && n->lead_last >= st.first_index))
+            fail(s, "leader append-only: leader %" PRIu64 " lost entry %" PRIu64, n->id,
+                 n->lead_last);
+    }
+    /* What it has persisted (an entry appended by raft_advance is still in flight). */
+    const raft_storage *ms = raft_memstore_storage(n->ms);
+    uint64_t last = 0;
+    ms->last_index(ms->ctx, &last);
+    n->lead_term = term;
+    n->lead_last = last;
+    n->lead_last_term = stored_term(n, last, &ok);
+}
+
+static void sm_restore(smachine *sm, const uint8_t *data, size_t len)
+{
+    memset(sm, 0, sizeof(*sm));
+    if (len == sizeof(*sm)) memcpy(sm, data, len);
+}
+
+static void check_reads(sim *s, snode *n)
+{
+    for (size_t i = 0; i < s->n_reads; i++) {
+        read_req *q = &s->reads[i];
+        if (q->done || q->node != n->id || !q->have_index || n->sm.applied < q->index) continue;
+        q->done = true;
+        for (uint64_t k = 0; k < q->acked_at_start; k++) {
+            uint64_t w = s->acked[k];
+            if (!(n->sm.bits[w / 64] & (1ull << (w % 64)))) {
+                fail(s,
+                     "stale read %zu on node %" PRIu64 " at index %" PRIu64
+                     ": misses write %" PRIu64 " acknowledged before it began",
+                     i, n->id, q->index, w);
+                return;
+            }
+        }
+        s->stat_reads_ok++;
+    }
+}
+
+static void apply_entry(sim *s, snode *n, const raft_entry *e)
+{
+    if (e->index != n->sm.applied + 1) {
+        fail(s, "node %" PRIu64 " applied %" PRIu64 " after %" PRIu64, n->id, e->index,
+             n->sm.applied);
+        return;
+    }
+    n->sm.applied = e->index;
+    n->sm.hash = mix(mix(n->sm.hash, e->term), entry_hash(e));
+    if (e->type == RAFT_ENTRY_NORMAL && e->len == 8) {
+        uint64_t w;
+        memcpy(&w, e->data, 8);
+        if (w < MAX_WRITES) {
+            n->sm.bits[w / 64] |= 1ull << (w % 64);
+            if (!s->write_acked[w]) {
+                s->write_acked[w] = 1;
+                s->acked[s->n_acked++] = w;
+            }
+        }
+    }
+    /* State machine safety: every node applies the same entry at each index. */
+    s->chain = grow(s->chain, &s->cap_chain, e->index + 1, sizeof(uint64_t));
+    s->cterm = grow(s->cterm, &s->cap_cterm, e->index + 1, sizeof(uint64_t));
+    if (!s->chain[e->index]) {
+        s->chain[e->index] = n->sm.hash;
+        s->cterm[e->index] = e->term;
+        s->stat_commits++;
+        if (e->index > s->max_committed) s->max_committed = e->index;
+    } else if (s->chain[e->index] != n->sm.hash || s->cterm[e->index] != e->term) {
+        fail(s,
+             "state machine safety: node %" PRIu64 " applied a different entry at %" PRIu64
+             " (term %" PRIu64 ", committed term %" PRIu64 ")",
+             n->id, e->index, e->term, s->cterm[e->index]);
+    }
+}
+
+/* ------------------------------------------------------------------ nodes ------------- */
+
+static void send(sim *s, const raft_msg *m);
+
+static int start_node(sim *s, snode *n, bool founding)
+{
+    raft_config cfg;
+    raft_config_init(&cfg);
+    raft_id voters[MAX_NODES];
+    for (int i = 0; i < s->n_initial; i++) voters[i] = (raft_id)(i + 1);
+    cfg.id = n->id;
+    cfg.storage = raft_memstore_storage(n->ms);
+    cfg.voters = founding ? voters : NULL;
+    cfg.n_voters = founding ? (size_t)s->n_initial : 0;
+    cfg.election_tick = 10;
+    cfg.heartbeat_tick = 2;
+    cfg.seed = s->seed * 1000003 + n->id * 7919 + s->now;
+    cfg.max_msg_bytes = 24;
+    cfg.max_inflight_msgs = 4;
+    cfg.max_inflight_bytes = 256;
+    cfg.max_committed_bytes = 128;
+    cfg.faults = s->faults;
+    cfg.log_level = RAFT_LOG_DEBUG;
+    if (s->trace) {
+        cfg.log = log_line;
+        cfg.log_ctx = s;
+    }
+    /* The state machine comes back from the snapshot alone; entries after it are applied
+     * again as they are handed out. */
+    raft_snapshot snap;
+    const raft_storage *st = cfg.storage;
+    st->snapshot(st->ctx, &snap);
+    sm_restore(&n->sm, snap.data, snap.len);
+    n->sm.applied = snap.meta.index;
+    raft_snapshot_free(&snap);
+    n->lead_term = 0;
+    int rc = raft_new(&cfg, &n->r);
+    if (rc) fail(s, "node %" PRIu64 " failed to start: %s", n->id, raft_strerror(rc));
+    n->exists = true;
+    return rc;
+}
+
+static void crash(sim *s, snode *n)
+{
+    if (!n->r) return;
+    tracef(s, "crash %" PRIu64, n->id);
+    raft_free(n->r);
+    n->r = NULL;
+    n->crash_in_ready = 0;
+    for (size_t i = 0; i < s->n_reads; i++)
+        if (s->reads[i].node == n->id) s->reads[i].done = true;
+}
+
+static void handle_ready(sim *s, snode *n)
+{
+    while (n->r && raft_has_ready(n->r) && !s->failed) {
+        struct raft_ready rd;
+        int rc = raft_ready(n->r, &rd);
+        if (rc) {
+            fail(s, "node %" PRIu64 " ready: %s", n->id, raft_strerror(rc));
+            return;
+        }
+        if (n->crash_in_ready == 1) { /* dies before anything reaches the disk */
+            crash(s, n);
+            return;
+        }
+        if (rd.snapshot) {
+            const raft_snapshot *sn = rd.snapshot;
+            if (sn->meta.index < s->cap_chain && s->chain[sn->meta.index] &&
+                sn->len == sizeof(smachine) &&
+                ((const smachine *)(const void *)sn->data)->hash != s->chain[sn->meta.index])
+                fail(s,
+                     "node %" PRIu64 " received a snapshot at %" PRIu64
+                     " that differs from the committed state",
+                     n->id, sn->meta.index);
+            if ((rc = raft_memstore_apply_snapshot(n->ms, sn))) {
+                fail(s, "node %" PRIu64 " could not install snapshot: %s", n->id,
+                     raft_strerror(rc));
+                return;
+            }
+            sm_restore(&n->sm, sn->data, sn->len);
+            n->sm.applied = sn->meta.index;
+        }
+        if (rd.n_entries) {
+            raft_hard_state hs;
+            raft_snapshot_meta meta;
+            const raft_storage *st = raft_memstore_storage(n->ms);
+            st->initial_state(st->ctx, &hs, &meta);
+            if (rd.entries[0].index <= hs.commit)
+                fail(s,
+                     "node %" PRIu64 " truncated its log at %" PRIu64 " below its commit %" PRIu64,
+                     n->id, rd.entries[0].index, hs.commit);
+            check_truncation(s, n, rd.entries, rd.n_entries);
+            if ((rc = raft_memstore_append(n->ms, rd.entries, rd.n_entries))) {
+                fail(s, "node %" PRIu64 " append: %s", n->id, raft_strerror(rc));
+                return;
+            }
+            check_new_entries(s, n, rd.entries, rd.n_entries);
+        }
+        if (rd.has_hard_state) raft_memstore_set_hard_state(n->ms, &rd.hard_state);
+        if (n->crash_in_ready == 2) { /* persisted, but nothing was sent or applied */
+            crash(s, n);
+            return;
+        }
+        for (size_t i = 0; i < rd.n_messages; i++) send(s, &rd.messages[i]);
+        for (size_t i = 0; i < rd.n_committed && !s->failed; i++)
+            apply_entry(s, n, &rd.committed[i]);
+        for (size_t i = 0; i < rd.n_read_states; i++) {
+            uint64_t id;
+            if (rd.read_states[i].ctx_len != 8) continue;
+            memcpy(&id, rd.read_states[i].ctx, 8);
+            if (id < s->n_reads && s->reads[id].node == n->id && !s->reads[id].done) {
+                s->reads[id].index = rd.read_states[i].index;
+                s->reads[id].have_index = true;
+            }
+        }
+        if ((rc = raft_advance(n->r, &rd))) {
+            fail(s, "node %" PRIu64 " advance: %s", n->id, raft_strerror(rc));
+            return;
+        }
+        check_reads(s, n);
+        check_leader(s, n);
+    }
+}
+
+static void after(sim *s, snode *n, int rc, const char *what)
+{
+    if (rc == RAFT_ERR_CORRUPT || rc == RAFT_ERR_STORAGE || rc == RAFT_ERR_NOMEM ||
+        rc == RAFT_ERR_BUSY)
+        fail(s, "node %" PRIu64 " %s: %s", n->id, what, raft_strerror(rc));
+    handle_ready(s, n);
+}
+
+/* ------------------------------------------------------------------ network ----------- */
+
+static bool connected(sim *s, raft_id a, raft_id b)
+{
+    return a > MAX_NODES || b > MAX_NODES || s->group[a] == s->group[b];
+}
+
+static double p_drop = 0.05, p_dup = 0.03, p_long_delay = 0.03;
+
+static void send(sim *s, const raft_msg *m)
+{
+    size_t len = raft_msg_encoded_size(m);
+    uint8_t *buf = malloc(len);
+    if (!buf || raft_msg_encode(m, buf, len) != len) abort();
+    int copies = chance(s, p_dup) ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        s->net = grow(s->net, &s->cap_net, s->n_net + 1, sizeof(inflight));
+        inflight *f = &s->net[s->n_net];
+        if (raft_msg_decode(buf, len, &f->m) != RAFT_OK) abort();
+        uint64_t delay = 1 + below(s, 3);
+        if (chance(s, p_long_delay)) delay += 5 + below(s, 30);
+        f->at = s->now + delay;
+        s->n_net++;
+    }
+    free(buf);
+}
+
+static void deliver_due(sim *s)
+{
+    for (int guard = 0; guard < 100000 && !s->failed; guard++) {
+        /* The next due message, ties broken at random: this is where reordering comes from. */
+        size_t pick = SIZE_MAX, n_due = 0;
+        for (size_t i = 0; i < s->n_net; i++) {
+            if (s->net[i].at > s->now) continue;
+            n_due++;
+            if (below(s, n_due) == 0) pick = i;
+        }
+        if (pick == SIZE_MAX) return;
+        raft_msg m = s->net[pick].m;
+        s->net[pick] = s->net[--s->n_net];
+        snode *to = node(s, m.to);
+        snode *from = node(s, m.from);
+        bool ok = to && to->r && connected(s, m.from, m.to) && !chance(s, p_drop);
+        if (m.type == RAFT_MSG_SNAP && from && from->r) {
+            /* The transport tells the sender how its snapshot stream ended. */
+            raft_report_snapshot(from->r, m.to, ok);
+            handle_ready(s, from);
+        }
+        if (ok) {
+            s->stat_msgs++;
+            int rc = raft_step(to->r, &m);
+            after(s, to, rc, "step");
+        }
+        raft_msg_free(&m);
+    }
+}
+
+/* ------------------------------------------------------------------ actions ----------- */
+
+static snode *random_up(sim *s)
+{
+    snode *up[MAX_NODES];
+    int k = 0;
+    for (int i = 0; i < s->n_nodes; i++)
+        if (s->nodes[i].r) up[k++] = &s->nodes[i];
+    return k ? up[below(s, (uint64_t)k)] : NULL;
+}
+
+static snode *leader(sim *s)
+{
+    snode *best = NULL;
+    uint64_t term = 0;
+    for (int i = 0; i < s->n_nodes; i++) {
+        snode *n = &s->nodes[i];
+        if (!n->r) continue;
+        raft_status st;
+        raft_status_get(n->r, &st);
+        if (st.soft.role == RAFT_LEADER && st.hard_state.term >= term) {
+            best = n;
+            term = st.hard_state.term;
+        }
+    }
+    return best;
+}
+
+static void propose(sim *s)
+{
+    snode *n = random_up(s);
+    if (!n || s->n_writes >= MAX_WRITES) return;
+    uint64_t w = s->n_writes;
+    int rc = raft_propose(n->r, &w, 8, NULL);
+    if (rc == RAFT_OK) s->n_writes++;
+    tracef(s, "propose w%" PRIu64 " at %" PRIu64 ": %s", w, n->id, raft_strerror(rc));
+    after(s, n, rc == RAFT_ERR_DROPPED ? 0 : rc, "propose");
+}
+
+static void read_index(sim *s)
+{
+    snode *n = random_up(s);
+    if (!n) return;
+    s->reads = grow(s->reads, &s->cap_reads, s->n_reads + 1, sizeof(read_req));
+    uint64_t id = s->n_reads;
+    s->reads[id] = (read_req){.node = n->id, .acked_at_start = s->n_acked};
+    int rc = raft_read_index(n->r, &id, 8);
+    if (rc == RAFT_OK) s->n_reads++;
+    tracef(s, "read r%" PRIu64 " at %" PRIu64 ": %s", id, n->id, raft_strerror(rc));
+    after(s, n, rc == RAFT_ERR_DROPPED ? 0 : rc, "read");
+}
+
+static void compact(sim *s)
+{
+    snode *n = random_up(s);
+    if (!n) return;
+    raft_snapshot_meta meta;
+    if (raft_snapshot_point(n->r, &meta) != RAFT_OK || meta.index == 0) return;
+    if (n->sm.applied != meta.index) {
+        fail(s, "node %" PRIu64 " raft applied %" PRIu64 " but state machine %" PRIu64, n->id,
+             meta.index, n->sm.applied);
+        return;
+    }
+    raft_snapshot existing;
+    const raft_storage *st = raft_memstore_storage(n->ms);
+    st->snapshot(st->ctx, &existing);
+    uint64_t have = existing.meta.index;
+    raft_snapshot_free(&existing);
+    if (meta.index <= have) return;
+    if (raft_memstore_create_snapshot(n->ms, &meta, &n->sm, sizeof(n->sm)) != RAFT_OK) {
+        fail(s, "node %" PRIu64 " could not snapshot at %" PRIu64, n->id, meta.index);
+        return;
+    }
+    /* Keep a few entries behind the snapshot sometimes, for followers just behind. */
+    uint64_t keep = below(s, 4);
+    uint64_t upto = meta.index > keep ? meta.index - keep : meta.index;
+    raft_memstore_compact(n->ms, upto);
+    tracef(s, "compact %" PRIu64 " to %" PRIu64 " (snapshot %" PRIu64 ")", n->id, upto, meta.index);
+}
+
+static void change_membership(sim *s)
+{
+    snode *l = leader(s);
+    if (!l) return;
+    raft_status st;
+    raft_status_get(l->r, &st);
+    raft_conf_change cc = {0};
+    const raft_conf_state *c = &st.conf;
+    int what = (int)below(s, 5);
+    if (what == 0 && s->n_nodes < MAX_NODES) { /* a new node joins as a learner */
+        raft_id id = (raft_id)(s->n_nodes + 1);
+        cc.changes[cc.n_changes++] = (raft_conf_change_item){RAFT_CC_ADD_LEARNER, id};
+    } else if (what == 1 && c->n_learners) { /* promote */
+        cc.changes[cc.n_changes++] =
+            (raft_conf_change_item){RAFT_CC_ADD_VOTER, c->learners[below(s, c->n_learners)]};
+    } else if (what == 2 && c->n_voters > 2) { /* remove a voter, perhaps the leader */
+        cc.changes[cc.n_changes++] =
+            (raft_conf_change_item){RAFT_CC_REMOVE, c->voters[below(s, c->n_voters)]};
+    } else if (what == 3 && c->n_learners) {
+        cc.changes[cc.n_changes++] =
+            (raft_conf_change_item){RAFT_CC_REMOVE, c->learners[below(s, c->n_learners)]};
+    } else if (what == 4 && c->n_learners && c->n_voters > 2) { /* swap: joint of two changes */
+        cc.changes[cc.n_changes++] =
+            (raft_conf_change_item){RAFT_CC_ADD_VOTER, c->learners[below(s, c->n_learners)]};
+        cc.changes[cc.n_changes++] =
+            (raft_conf_change_item){RAFT_CC_REMOVE, c->voters[below(s, c->n_voters)]};
+    } else {
+        return;
+    }
+    int rc = raft_propose_conf_change(l->r, &cc, NULL, 0, NULL);
+    tracef(s, "conf change at %" PRIu64 " (%u changes, first %d %" PRIu64 "): %s", l->id,
+           cc.n_changes, cc.changes[0].type, cc.changes[0].node, raft_strerror(rc));
+    if (rc == RAFT_OK && cc.changes[0].type == RAFT_CC_ADD_LEARNER) {
+        snode *n = &s->nodes[s->n_nodes++];
+        *n = (snode){.id = cc.changes[0].node, .ms = raft_memstore_new()};
+        start_node(s, n, false);
+    }
+    after(s, l,
+          (rc == RAFT_ERR_CONF_PENDING || rc == RAFT_ERR_INVALID || rc == RAFT_ERR_DROPPED) ? 0
+                                                                                            : rc,
+          "conf change");
+}
+
+static void transfer(sim *s)
+{
+    snode *l = leader(s);
+    if (!l) return;
+    raft_status st;
+    raft_status_get(l->r, &st);
+    raft_id target = st.conf.voters[below(s, st.conf.n_voters)];
+    tracef(s, "transfer %" PRIu64 " -> %" PRIu64, l->id, target);
+    after(s, l, raft_transfer_leader(l->r, target), "transfer");
+}
+
+static void partition(sim *s)
+{
+    snode *l = leader(s);
+    int how = (int)below(s, 3);
+    for (int i = 0; i < s->n_nodes; i++) {
+        raft_id id = s->nodes[i].id;
+        if (how == 0 || !l)
+            s->group[id] = (int)below(s, 2); /* any split */
+        else if (how == 1)
+            s->group[id] = id == l->id; /* the leader alone */
+        else
+            s->group[id] = id == l->id || chance(s, 0.3); /* the leader and a few */
+    }
+    tracef(s, "partition (%d)", how);
+}
+
+static void heal(sim *s)
+{
+    memset(s->group, 0, sizeof(s->group));
+    tracef(s, "heal");
+}
+
+static void tick_all(sim *s)
+{
+    for (int i = 0; i < s->n_nodes && !s->failed; i++) {
+        snode *n = &s->nodes[i];
+        if (n->r) after(s, n, raft_tick(n->r), "tick");
+    }
+}
+
+static int up_count(sim *s)
+{
+    int k = 0;
+    for (int i = 0; i < s->n_nodes; i++) k += s->nodes[i].r != NULL;
+    return k;
+}
+
+/* Once the network heals and everyone is up, a leader must emerge and a write commit. */
+static void check_liveness(sim *s)
+{
+    heal(s);
+    p_drop = p_dup = p_long_delay = 0;
+    for (int i = 0; i < s->n_nodes; i++) {
+        s->nodes[i].crash_in_ready = 0;
+        if (!s->nodes[i].r) start_node(s, &s->nodes[i], false), handle_ready(s, &s->nodes[i]);
+    }
+    uint64_t deadline = s->now + 300;
+    uint64_t w = UINT64_MAX;
+    uint64_t proposed_at = 0;
+    while (s->now < deadline && !s->failed) {
+        s->now++;
+        deliver_due(s);
+        tick_all(s);
+        snode *l = leader(s);
+        if (!l) continue;
+        if (w == UINT64_MAX || (s->now - proposed_at > 40 && !s->write_acked[w])) {
+            if (s->n_writes >= MAX_WRITES) return;
+            uint64_t cand = s->n_writes;
+            if (raft_propose(l->r, &cand, 8, NULL) == RAFT_OK) {
+                w = cand;
+                s->n_writes++;
+                proposed_at = s->now;
+            }
+            handle_ready(s, l);
+        }
+        if (w != UINT64_MAX && s->write_acked[w]) return;
+    }
+    if (!s->failed)
+        fail(s, "liveness: %s within 300 ticks of healing",
+             leader(s) ? "no write committed" : "no leader elected");
+}
+
+/* ------------------------------------------------------------------ driver ------------ */
+
+static void sim_free(sim *s)
+{
+    for (int i = 0; i < s->n_nodes; i++) {
+        raft_free(s->nodes[i].r);
+        raft_memstore_free(s->nodes[i].ms);
+    }
+    for (size_t i = 0; i < s->n_net; i++) raft_msg_free(&s->net[i].m);
+    free(s->net);
+    free(s->leader_of_term);
+    free(s->chain);
+    free(s->cterm);
+    free(s->reg);
+    free(s->reads);
+}
+
+static int run(sim *s, int ticks)
+{
+    p_drop = 0.05, p_dup = 0.03, p_long_delay = 0.03;
+    s->rng = s->seed;
+    for (int i = 0; i < s->n_initial; i++) {
+        snode *n = &s->nodes[s->n_nodes++];
+        *n = (snode){.id = (raft_id)(i + 1), .ms = raft_memstore_new()};
+        start_node(s, n, true);
+        handle_ready(s, n);
+    }
+    /* Each seed picks its own weather. */
+    double p_crash = chance(s, 0.5) ? 0.004 : 0.0;
+    double p_part = chance(s, 0.5) ? 0.01 : 0.0;
+    double p_conf = chance(s, 0.5) ? 0.02 : 0.0;
+    /* Stormy seeds: leaders die young, which is where old-term entries linger uncommitted. */
+    double p_kill_leader = chance(s, 0.3) ? 0.03 : 0.0;
+    for (int t = 0; t < ticks && !s->failed; t++) {
+        s->now++;
+        deliver_due(s);
+        tick_all(s);
+        if (chance(s, 0.4)) propose(s);
+        if (chance(s, 0.15)) read_index(s);
+        if (chance(s, 0.03)) compact(s);
+        if (chance(s, p_conf)) change_membership(s);
+        if (chance(s, 0.01)) transfer(s);
+        if (chance(s, p_part)) partition(s);
+        if (chance(s, 0.03)) heal(s);
+        if (chance(s, p_crash) && up_count(s) > 1) {
+            snode *n = random_up(s);
+            int how = (int)below(s, 3);
+            if (how == 0)
+                crash(s, n);
+            else
+                n->crash_in_ready = how; /* at its next ready */
+        }
+        if (chance(s, p_kill_leader) && up_count(s) > 1) {
+            snode *l = leader(s);
+            if (l) {
+                int how = (int)below(s, 3);
+                if (how == 0)
+                    crash(s, l);
+                else
+                    l->crash_in_ready = how;
+            }
+        }
+        for (int i = 0; i < s->n_nodes; i++) {
+            snode *n = &s->nodes[i];
+            if (!n->r && n->exists && chance(s, 0.05)) {
+                tracef(s, "restart %" PRIu64, n->id);
+                start_node(s, n, false);
+                handle_ready(s, n);
+            }
+        }
+    }
+    if (!s->failed) check_liveness(s);
+    return s->failed ? 1 : 0;
+}
+
+static const struct {
+    const char *name;
+    uint32_t bit;
+} fault_names[] = {
+    {"commit-old-term", RAFT_FAULT_COMMIT_OLD_TERM},
+    {"vote-ignores-log", RAFT_FAULT_VOTE_IGNORES_LOG},
+    {"read-before-noop", RAFT_FAULT_READ_BEFORE_NOOP},
+    {"truncate-on-stale", RAFT_FAULT_TRUNCATE_ON_STALE},
+};
+
+int main(int argc, char **argv)
+{
+    int nodes = 3, ticks = 600;
+    uint64_t from = 1, seeds = 1;
+    bool trace = false, expect_failure = false, quiet = false, single = false;
+    const char *fault = NULL;
+    uint32_t faults = 0;
+    static const struct option opts[] = {
+        {"nodes", required_argument, 0, 'n'}, {"seed", required_argument, 0, 's'},
+        {"seeds", required_argument, 0, 'k'}, {"from", required_argument, 0, 'f'},
+        {"ticks", required_argument, 0, 't'}, {"trace", no_argument, 0, 'v'},
+        {"fault", required_argument, 0, 'F'}, {"expect-failure", no_argument, 0, 'x'},
+        {"quiet", no_argument, 0, 'q'},       {0, 0, 0, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            nodes = atoi(optarg);
+            break;
+        case 's':
+            from = strtoull(optarg, NULL, 10), seeds = 1, single = true;
+            break;
+        case 'k':
+            seeds = strtoull(optarg, NULL, 10);
+            break;
+        case 'f':
+            from = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            ticks = atoi(optarg);
+            break;
+        case 'v':
+            trace = true;
+            break;
+        case 'x':
+            expect_failure = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'F':
+            fault = optarg;
+            for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++)
+                if (strcmp(optarg, fault_names[i].name) == 0) faults |= fault_names[i].bit;
+            if (!faults) {
+                fprintf(stderr, "unknown fault %s\n", optarg);
+                return 2;
+            }
+            break;
+        default:
+            fprintf(stderr, "usage: raft_sim [--nodes N] [--seed S | --seeds K --from S] "
+                            "[--ticks T] [--trace] [--fault NAME --expect-failure]\n");
+            return 2;
+        }
+    }
+    (void)single;
+    if (nodes < 1 || nodes > 7) {
+        fprintf(stderr, "--nodes must be 1..7\n");
+        return 2;
+    }
+    clock_t t0 = clock();
+    uint64_t failures = 0, msgs = 0, commits = 0, reads = 0, elections = 0;
+    for (uint64_t seed = from; seed < from + seeds; seed++) {
+        sim *s = calloc(1, sizeof(*s));
+        if (!s) return 2;
+        s->seed = seed;
+        s->n_initial = nodes;
+        s->faults = faults;
+        s->trace = trace;
+        int rc = run(s, ticks);
+        msgs += s->stat_msgs;
+        commits += s->stat_commits;
+        reads += s->stat_reads_ok;
+        elections += s->stat_elections;
+        if (rc) {
+            failures++;
+            printf("FAIL nodes=%d seed=%" PRIu64 ": %s\n", nodes, seed, s->failure);
+            printf("  replay: raft_sim --nodes %d --seed %" PRIu64 "%s%s --trace\n", nodes, seed,
+                   fault ? " --fault " : "", fault ? fault : "");
+        }
+        sim_free(s);
+        free(s);
+        if (rc && !expect_failure) break;
+        if (rc && expect_failure) break;
+    }
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (!quiet || failures)
+        printf("raft_sim: nodes=%d seeds=%" PRIu64 "..%" PRIu64 " failures=%" PRIu64
+               " elections=%" PRIu64 " commits=%" PRIu64 " reads=%" PRIu64 " msgs=%" PRIu64
+               " cpu=%.1fs\n",
+               nodes, from, from + seeds - 1, failures, elections, commits, reads, msgs, secs);
+    if (expect_failure) {
+        if (failures) {
+            printf("raft_sim: fault %s caught, as expected\n", fault ? fault : "(none)");
+            return 0;
+        }
+        printf("raft_sim: fault %s NOT caught in %" PRIu64 " seeds\n", fault ? fault : "(none)",
+               seeds);
+        return 1;
+    }
+    return failures ? 1 : 0;
+}
