@@ -1,24 +1,10 @@
-/* rpc_server: the gRPC C core server layer. Contract in rpc_server.h.
- *
- * Every completion carries a `tag` embedded in the object it belongs to; the cq thread calls
- * tag->fn. A call is bound to the completion queue it was requested on, so every completion of
- * one call, and so every callback of one stream, runs on that queue's single thread.
- *
- * Batches: grpc requires batches on one call to be started under mutual exclusion, and a
- * batch may not be started once its completion queue shuts down. So every start_batch runs
- * under the object's mutex and under the server's `gate` read lock, and shutdown takes the
- * gate for writing to close it before it shuts the queues down. A batch that cannot start is
- * treated like a batch that failed.
- */
-#include "rpc_server.h"
-
-#include "pbx.h"
-#include "rpc_common.h"
+/* rpc_server: the gRPC C core server layer: lifecycle, queue threads, and the answer to
+ * methods nobody added. Contract in rpc_server.h; shared internals and the batch rules in
+ * rpc_server_internal.h. */
+#include "rpc_server_internal.h"
 
 #include <grpc/grpc_security.h>
-#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,594 +14,28 @@
 #define STREAM_PREREQUESTS  2
 #define GENERIC_PREREQUESTS 2
 
-typedef struct tag tag;
-struct tag {
-    void (*fn)(tag *t, bool ok);
-};
-
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-typedef enum method_kind { METHOD_UNARY, METHOD_STREAM } method_kind;
-
-typedef struct method {
-    char *path;
-    method_kind kind;
-    void *handle; /* grpc_server_register_method's handle */
-    void *ctx;
-    rpc_unary_fn unary;
-    rpc_stream_handlers stream;
-} method;
-
-struct rpc_server {
-    grpc_server *server;
-    int nthreads;
-    grpc_completion_queue **cqs;
-    pthread_t *threads;
-    int threads_started;
-    method **methods;
-    size_t nmethods;
-    size_t max_recv_bytes;
-    bool started;
-    bool shut_down;
-
-    /* Read-held around every batch start and call request; write-held to set `closed`. */
-    pthread_rwlock_t gate;
-    bool closed; /* no batch or request may start: the queues are shutting down */
-
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool shutdown_notified;
-    size_t live; /* calls (unary, stream, unknown) and pending requests not yet freed */
-    tag t_shutdown;
-};
-
 /* ---- server-wide helpers ---- */
 
-static void live_add(rpc_server *srv)
+void srv_live_add(rpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
     srv->live++;
     pthread_mutex_unlock(&srv->mu);
 }
 
-static void live_drop(rpc_server *srv)
+void srv_live_drop(rpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
     if (--srv->live == 0) pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->mu);
 }
 
-/* Starts a batch unless the server is closing. Caller holds the call's own lock. */
-static bool start_batch(rpc_server *srv, grpc_call *call, const grpc_op *ops, size_t n, tag *t)
+bool srv_start_batch(rpc_server *srv, grpc_call *call, const grpc_op *ops, size_t n, tag *t)
 {
     pthread_rwlock_rdlock(&srv->gate);
     bool ok = !srv->closed && grpc_call_start_batch(call, ops, n, t, NULL) == GRPC_CALL_OK;
     pthread_rwlock_unlock(&srv->gate);
     return ok;
-}
-
-/* ---- unary calls ---- */
-
-struct rpc_unary {
-    rpc_server *srv;
-    method *m;
-    grpc_completion_queue *cq;
-    tag t_new, t_close, t_done;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_byte_buffer *payload;
-
-    pthread_mutex_t mu;
-    int refs;      /* the handler until answered, + each batch in flight */
-    bool closed;   /* RECV_CLOSE_ON_SERVER completed: answers go nowhere */
-    int cancelled; /* set by RECV_CLOSE_ON_SERVER */
-    grpc_byte_buffer *response;
-    grpc_slice details;
-    bool has_details;
-};
-
-static void unary_new(tag *t, bool ok);
-static void unary_closed(tag *t, bool ok);
-static void unary_done(tag *t, bool ok);
-
-static void unary_free(rpc_unary *u)
-{
-    rpc_server *srv = u->srv;
-    if (u->response) grpc_byte_buffer_destroy(u->response);
-    if (u->payload) grpc_byte_buffer_destroy(u->payload);
-    if (u->has_details) grpc_slice_unref(u->details);
-    grpc_metadata_array_destroy(&u->md);
-    if (u->call) grpc_call_unref(u->call);
-    pthread_mutex_destroy(&u->mu);
-    free(u);
-    live_drop(srv);
-}
-
-static void unary_unref(rpc_unary *u)
-{
-    pthread_mutex_lock(&u->mu);
-    int left = --u->refs;
-    pthread_mutex_unlock(&u->mu);
-    if (left == 0) unary_free(u);
-}
-
-/* Posts one request for a call of method m on cq. Returns 0, or -1 if the server is closing
- * or out of memory (the method then has one request fewer; harmless when closing). */
-static int unary_request(rpc_server *srv, method *m, grpc_completion_queue *cq)
-{
-    rpc_unary *u = calloc(1, sizeof(*u));
-    if (!u) return -1;
-    u->srv = srv;
-    u->m = m;
-    u->cq = cq;
-    u->t_new.fn = unary_new;
-    u->t_close.fn = unary_closed;
-    u->t_done.fn = unary_done;
-    pthread_mutex_init(&u->mu, NULL);
-    grpc_metadata_array_init(&u->md);
-    live_add(srv);
-    pthread_rwlock_rdlock(&srv->gate);
-    bool ok = !srv->closed && grpc_server_request_registered_call(
-                                  srv->server, m->handle, &u->call, &u->deadline, &u->md,
-                                  &u->payload, cq, cq, &u->t_new) == GRPC_CALL_OK;
-    pthread_rwlock_unlock(&srv->gate);
-    if (!ok) {
-        unary_free(u);
-        return -1;
-    }
-    return 0;
-}
-
-static void unary_new(tag *t, bool ok)
-{
-    rpc_unary *u = CONTAINER(t, rpc_unary, t_new);
-    if (!ok) { /* the server is shutting down: the request was never matched */
-        unary_free(u);
-        return;
-    }
-    unary_request(u->srv, u->m, u->cq);
-
-    /* Watching for the end of the call lets a late answer (after a cancel or a shutdown) be
-     * dropped instead of starting a batch on a dead call. */
-    u->refs = 1;
-    grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
-    close_op.data.recv_close_on_server.cancelled = &u->cancelled;
-    pthread_mutex_lock(&u->mu);
-    if (start_batch(u->srv, u->call, &close_op, 1, &u->t_close))
-        u->refs++;
-    else
-        u->closed = true;
-    pthread_mutex_unlock(&u->mu);
-
-    if (!u->payload) {
-        rpc_unary_fail(u, GRPC_STATUS_INVALID_ARGUMENT, "missing request message");
-        return;
-    }
-    grpc_slice req = rpc_flatten(u->payload);
-    grpc_byte_buffer_destroy(u->payload);
-    u->payload = NULL;
-    u->m->unary(u->m->ctx, u, GRPC_SLICE_START_PTR(req), GRPC_SLICE_LENGTH(req));
-    grpc_slice_unref(req);
-}
-
-static void unary_closed(tag *t, bool ok)
-{
-    (void)ok;
-    rpc_unary *u = CONTAINER(t, rpc_unary, t_close);
-    pthread_mutex_lock(&u->mu);
-    u->closed = true;
-    pthread_mutex_unlock(&u->mu);
-    unary_unref(u);
-}
-
-static void unary_done(tag *t, bool ok)
-{
-    (void)ok; /* a failed send means the client is gone; nothing to do either way */
-    unary_unref(CONTAINER(t, rpc_unary, t_done));
-}
-
-static void unary_answer(rpc_unary *u, grpc_byte_buffer *response, grpc_status_code code,
-                         const char *message)
-{
-    pthread_mutex_lock(&u->mu);
-    if (u->closed) {
-        if (response) grpc_byte_buffer_destroy(response);
-    } else {
-        u->response = response;
-        if (message) {
-            u->details = grpc_slice_from_copied_string(message);
-            u->has_details = true;
-        }
-        grpc_op ops[3];
-        memset(ops, 0, sizeof(ops));
-        size_t n = 0;
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-        if (response) {
-            ops[n].op = GRPC_OP_SEND_MESSAGE;
-            ops[n++].data.send_message.send_message = response;
-        }
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = code;
-        ops[n++].data.send_status_from_server.status_details = u->has_details ? &u->details : NULL;
-        if (start_batch(u->srv, u->call, ops, n, &u->t_done)) u->refs++;
-    }
-    pthread_mutex_unlock(&u->mu);
-    unary_unref(u); /* the handler's reference: answered */
-}
-
-void rpc_unary_reply(rpc_unary *call, grpc_byte_buffer *response)
-{
-    unary_answer(call, response, GRPC_STATUS_OK, NULL);
-}
-
-void rpc_unary_reply_msg(rpc_unary *call, const pb_msgdesc_t *desc, const void *msg)
-{
-    grpc_byte_buffer *bb = pbx_encode_bb(desc, msg);
-    if (!bb)
-        unary_answer(call, NULL, GRPC_STATUS_INTERNAL, "failed to encode the response");
-    else
-        unary_answer(call, bb, GRPC_STATUS_OK, NULL);
-}
-
-void rpc_unary_fail(rpc_unary *call, grpc_status_code code, const char *message)
-{
-    unary_answer(call, NULL, code, message);
-}
-
-const char *rpc_unary_metadata(rpc_unary *call, const char *key, size_t *len)
-{
-    return rpc_find_metadata(&call->md, key, len);
-}
-
-/* ---- streams ---- */
-
-typedef struct send_node {
-    struct send_node *next;
-    grpc_byte_buffer *bb;
-    size_t bytes;
-} send_node;
-
-struct rpc_stream {
-    rpc_server *srv;
-    method *m;
-    grpc_completion_queue *cq;
-    tag t_new, t_meta, t_recv, t_send, t_status, t_close;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_byte_buffer *recv_bb;
-    int cancelled;
-    void *state; /* the handlers' per-stream state, set by on_open */
-
-    pthread_mutex_t mu;
-    int refs;               /* the layer until on_close returned, + batches, + rpc_stream_ref */
-    send_node *head, *tail; /* head is in flight when send_inflight */
-    size_t queued_bytes;
-    bool send_inflight;
-    bool send_closed;   /* sends are refused: finishing, on_close begun, or the call is over */
-    bool status_wanted; /* rpc_stream_finish (or a half-close) asked for a status */
-    bool status_started;
-    grpc_status_code status;
-    grpc_slice details;
-    bool has_details;
-    bool recv_pending; /* the one RECV_MESSAGE is in flight */
-    bool half_closed;  /* the client sent its last message */
-    bool over;         /* RECV_CLOSE_ON_SERVER completed, or the server is closing */
-    bool close_called; /* on_close has run or is running */
-};
-
-static void stream_new(tag *t, bool ok);
-static void stream_meta(tag *t, bool ok);
-static void stream_recv(tag *t, bool ok);
-static void stream_sent(tag *t, bool ok);
-static void stream_status(tag *t, bool ok);
-static void stream_closed(tag *t, bool ok);
-
-static void drop_queue_locked(rpc_stream *s)
-{
-    send_node *n = s->send_inflight ? s->head->next : s->head;
-    if (s->send_inflight)
-        s->head->next = NULL, s->tail = s->head;
-    else
-        s->head = s->tail = NULL;
-    while (n) {
-        send_node *next = n->next;
-        s->queued_bytes -= n->bytes;
-        grpc_byte_buffer_destroy(n->bb);
-        free(n);
-        n = next;
-    }
-}
-
-static void stream_free(rpc_stream *s)
-{
-    rpc_server *srv = s->srv;
-    s->send_inflight = false;
-    drop_queue_locked(s);
-    if (s->recv_bb) grpc_byte_buffer_destroy(s->recv_bb);
-    if (s->has_details) grpc_slice_unref(s->details);
-    grpc_metadata_array_destroy(&s->md);
-    if (s->call) grpc_call_unref(s->call);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-    live_drop(srv);
-}
-
-void rpc_stream_ref(rpc_stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    s->refs++;
-    pthread_mutex_unlock(&s->mu);
-}
-
-void rpc_stream_unref(rpc_stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    int left = --s->refs;
-    pthread_mutex_unlock(&s->mu);
-    if (left == 0) stream_free(s);
-}
-
-static int stream_request(rpc_server *srv, method *m, grpc_completion_queue *cq)
-{
-    rpc_stream *s = calloc(1, sizeof(*s));
-    if (!s) return -1;
-    s->srv = srv;
-    s->m = m;
-    s->cq = cq;
-    s->t_new.fn = stream_new;
-    s->t_meta.fn = stream_meta;
-    s->t_recv.fn = stream_recv;
-    s->t_send.fn = stream_sent;
-    s->t_status.fn = stream_status;
-    s->t_close.fn = stream_closed;
-    pthread_mutex_init(&s->mu, NULL);
-    grpc_metadata_array_init(&s->md);
-    live_add(srv);
-    pthread_rwlock_rdlock(&srv->gate);
-    bool ok = !srv->closed &&
-              grpc_server_request_registered_call(srv->server, m->handle, &s->call, &s->deadline,
-                                                  &s->md, NULL, cq, cq, &s->t_new) == GRPC_CALL_OK;
-    pthread_rwlock_unlock(&srv->gate);
-    if (!ok) {
-        stream_free(s);
-        return -1;
-    }
-    return 0;
-}
-
-static void start_status_locked(rpc_stream *s)
-{
-    grpc_op op = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
-    op.data.send_status_from_server.status = s->status;
-    op.data.send_status_from_server.status_details = s->has_details ? &s->details : NULL;
-    s->status_started = true;
-    if (start_batch(s->srv, s->call, &op, 1, &s->t_status)) s->refs++;
-}
-
-static void start_send_locked(rpc_stream *s)
-{
-    grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
-    op.data.send_message.send_message = s->head->bb;
-    if (start_batch(s->srv, s->call, &op, 1, &s->t_send)) {
-        s->send_inflight = true;
-        s->refs++;
-    } else {
-        s->over = true;
-        s->send_closed = true;
-        drop_queue_locked(s);
-    }
-}
-
-static void start_recv_locked(rpc_stream *s)
-{
-    grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
-    op.data.recv_message.recv_message = &s->recv_bb;
-    if (start_batch(s->srv, s->call, &op, 1, &s->t_recv)) {
-        s->recv_pending = true;
-        s->refs++;
-    }
-}
-
-static void finish_locked(rpc_stream *s, grpc_status_code code, const char *message)
-{
-    if (s->status_wanted || s->over) return;
-    s->status_wanted = true;
-    s->send_closed = true;
-    s->status = code;
-    if (message) {
-        s->details = grpc_slice_from_copied_string(message);
-        s->has_details = true;
-    }
-    if (!s->send_inflight) start_status_locked(s);
-}
-
-/* Runs on_close once the stream can get no other callback: the call is over or the client
- * half-closed (without an on_half_close handler), and no RECV_MESSAGE is in flight.
- * Called on the stream's queue thread without s->mu held. */
-static void maybe_close(rpc_stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    bool half = s->half_closed && !s->m->stream.on_half_close;
-    if (s->close_called || s->recv_pending || !(s->over || half)) {
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
-    s->close_called = true;
-    s->send_closed = true;
-    pthread_mutex_unlock(&s->mu);
-
-    if (s->m->stream.on_close) s->m->stream.on_close(s->m->ctx, s, s->state);
-
-    pthread_mutex_lock(&s->mu);
-    /* After a half-close the queued replies still go out, then an OK status. */
-    finish_locked(s, GRPC_STATUS_OK, NULL);
-    pthread_mutex_unlock(&s->mu);
-    rpc_stream_unref(s); /* the layer's reference */
-}
-
-static void stream_new(tag *t, bool ok)
-{
-    rpc_stream *s = CONTAINER(t, rpc_stream, t_new);
-    if (!ok) {
-        stream_free(s);
-        return;
-    }
-    stream_request(s->srv, s->m, s->cq);
-
-    s->refs = 1;
-    grpc_op meta = {.op = GRPC_OP_SEND_INITIAL_METADATA};
-    grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
-    close_op.data.recv_close_on_server.cancelled = &s->cancelled;
-    pthread_mutex_lock(&s->mu);
-    if (start_batch(s->srv, s->call, &meta, 1, &s->t_meta)) s->refs++;
-    if (start_batch(s->srv, s->call, &close_op, 1, &s->t_close))
-        s->refs++;
-    else
-        s->over = s->send_closed = true;
-    pthread_mutex_unlock(&s->mu);
-
-    if (s->m->stream.on_open) s->m->stream.on_open(s->m->ctx, s, &s->state);
-
-    pthread_mutex_lock(&s->mu);
-    if (!s->over) start_recv_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    maybe_close(s);
-}
-
-static void stream_meta(tag *t, bool ok)
-{
-    (void)ok;
-    rpc_stream_unref(CONTAINER(t, rpc_stream, t_meta));
-}
-
-static void stream_recv(tag *t, bool ok)
-{
-    rpc_stream *s = CONTAINER(t, rpc_stream, t_recv);
-    grpc_byte_buffer *bb = s->recv_bb;
-    s->recv_bb = NULL;
-
-    pthread_mutex_lock(&s->mu);
-    s->recv_pending = false;
-    bool deliver = ok && bb && !s->over;
-    bool half = ok && !bb && !s->over;
-    if (half) s->half_closed = true;
-    pthread_mutex_unlock(&s->mu);
-
-    if (deliver) {
-        grpc_slice msg = rpc_flatten(bb);
-        if (s->m->stream.on_message)
-            s->m->stream.on_message(s->m->ctx, s, s->state, GRPC_SLICE_START_PTR(msg),
-                                    GRPC_SLICE_LENGTH(msg));
-        grpc_slice_unref(msg);
-        pthread_mutex_lock(&s->mu);
-        if (!s->over) start_recv_locked(s);
-        pthread_mutex_unlock(&s->mu);
-    } else if (half && s->m->stream.on_half_close) {
-        s->m->stream.on_half_close(s->m->ctx, s, s->state);
-    }
-    if (bb) grpc_byte_buffer_destroy(bb);
-    maybe_close(s);
-    rpc_stream_unref(s);
-}
-
-static void stream_sent(tag *t, bool ok)
-{
-    rpc_stream *s = CONTAINER(t, rpc_stream, t_send);
-    pthread_mutex_lock(&s->mu);
-    send_node *done = s->head;
-    s->head = done->next;
-    if (!s->head) s->tail = NULL;
-    s->queued_bytes -= done->bytes;
-    s->send_inflight = false;
-    if (!ok || s->over) {
-        s->send_closed = true;
-        drop_queue_locked(s);
-    } else if (s->head) {
-        start_send_locked(s);
-    } else if (s->status_wanted && !s->status_started) {
-        start_status_locked(s);
-    }
-    pthread_mutex_unlock(&s->mu);
-    grpc_byte_buffer_destroy(done->bb);
-    free(done);
-    rpc_stream_unref(s);
-}
-
-static void stream_status(tag *t, bool ok)
-{
-    (void)ok;
-    rpc_stream_unref(CONTAINER(t, rpc_stream, t_status));
-}
-
-static void stream_closed(tag *t, bool ok)
-{
-    (void)ok;
-    rpc_stream *s = CONTAINER(t, rpc_stream, t_close);
-    pthread_mutex_lock(&s->mu);
-    s->over = true;
-    s->send_closed = true;
-    drop_queue_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    maybe_close(s);
-    rpc_stream_unref(s);
-}
-
-int rpc_stream_send(rpc_stream *s, grpc_byte_buffer *msg)
-{
-    send_node *n = malloc(sizeof(*n));
-    if (!n) {
-        grpc_byte_buffer_destroy(msg);
-        return -1;
-    }
-    n->next = NULL;
-    n->bb = msg;
-    n->bytes = grpc_byte_buffer_length(msg);
-    pthread_mutex_lock(&s->mu);
-    if (s->send_closed) {
-        pthread_mutex_unlock(&s->mu);
-        grpc_byte_buffer_destroy(msg);
-        free(n);
-        return -1;
-    }
-    if (s->tail)
-        s->tail->next = n;
-    else
-        s->head = n;
-    s->tail = n;
-    s->queued_bytes += n->bytes;
-    if (!s->send_inflight) start_send_locked(s);
-    int rc = s->send_closed && !s->send_inflight ? -1 : 0;
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-int rpc_stream_send_msg(rpc_stream *s, const pb_msgdesc_t *desc, const void *msg)
-{
-    grpc_byte_buffer *bb = pbx_encode_bb(desc, msg);
-    if (!bb) return -1;
-    return rpc_stream_send(s, bb);
-}
-
-size_t rpc_stream_queued_bytes(rpc_stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->queued_bytes;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-void rpc_stream_finish(rpc_stream *s, grpc_status_code code, const char *message)
-{
-    pthread_mutex_lock(&s->mu);
-    finish_locked(s, code, message);
-    pthread_mutex_unlock(&s->mu);
-}
-
-const char *rpc_stream_metadata(rpc_stream *s, const char *key, size_t *len)
-{
-    return rpc_find_metadata(&s->md, key, len);
 }
 
 /* ---- methods nobody added: UNIMPLEMENTED ---- */
@@ -640,7 +60,7 @@ static void unknown_free(unknown_call *c)
     grpc_metadata_array_destroy(&c->md);
     if (c->call) grpc_call_unref(c->call);
     free(c);
-    live_drop(srv);
+    srv_live_drop(srv);
 }
 
 static int unknown_request(rpc_server *srv, grpc_completion_queue *cq)
@@ -653,7 +73,7 @@ static int unknown_request(rpc_server *srv, grpc_completion_queue *cq)
     c->t_done.fn = unknown_done;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->md);
-    live_add(srv);
+    srv_live_add(srv);
     pthread_rwlock_rdlock(&srv->gate);
     bool ok = !srv->closed && grpc_server_request_call(srv->server, &c->call, &c->details, &c->md,
                                                        cq, cq, &c->t_new) == GRPC_CALL_OK;
@@ -681,7 +101,7 @@ static void unknown_new(tag *t, bool ok)
     ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[2].data.recv_close_on_server.cancelled = &c->cancelled;
     /* Only this thread touches the call, so the gate is the only lock needed. */
-    if (!start_batch(c->srv, c->call, ops, 3, &c->t_done)) unknown_free(c);
+    if (!srv_start_batch(c->srv, c->call, ops, 3, &c->t_done)) unknown_free(c);
 }
 
 static void unknown_done(tag *t, bool ok)
@@ -835,8 +255,8 @@ int rpc_server_start(rpc_server *srv)
             method *m = srv->methods[k];
             int n = m->kind == METHOD_UNARY ? UNARY_PREREQUESTS : STREAM_PREREQUESTS;
             for (int j = 0; j < n; j++)
-                if ((m->kind == METHOD_UNARY ? unary_request(srv, m, cq)
-                                             : stream_request(srv, m, cq)) != 0)
+                if ((m->kind == METHOD_UNARY ? srv_unary_request(srv, m, cq)
+                                             : srv_stream_request(srv, m, cq)) != 0)
                     return -1;
         }
         for (int j = 0; j < GENERIC_PREREQUESTS; j++)
