@@ -38,7 +38,7 @@ scaled() { # ARGS...: the arguments with --total N multiplied by SCALE
 
 field() { # FILE NAME: the number after "NAME:" in coordctl's summary, or "-"
   local v
-  v=$(sed -nE "s/^[[:space:]]*$2:[[:space:]]*([0-9.]+).*/\\1/p" "$1" | head -1)
+  v=$(sed -nE "s|^[[:space:]]*$2:[[:space:]]*([0-9.]+).*|\\1|p" "$1" | head -1)
   echo "${v:--}"
 }
 
