@@ -36,6 +36,8 @@ const flag_def bench_put_flag_defs[] = {
      "distinct keys written"},
     {"sequential-keys", 0, FLAG_BOOL, offsetof(bench_opts, sequential_keys), "false",
      "write the keys in order instead of at random"},
+    {"key-prefix", 0, FLAG_STRING, offsetof(bench_opts, key_prefix), "\"\"",
+     "put before every key (e.g. /dir/ to fill a directory)"},
 };
 const size_t n_bench_put_flag_defs = sizeof(bench_put_flag_defs) / sizeof(bench_put_flag_defs[0]);
 
@@ -59,6 +61,7 @@ void bench_opts_init(void *opts)
     o->val_size = 8;
     o->key_space_size = 1;
     o->consistency = "l";
+    o->key_prefix = "";
 }
 
 typedef enum bench_kind { BENCH_PUT, BENCH_RANGE } bench_kind;
@@ -123,8 +126,11 @@ static void *bench_thread(void *arg)
     bench_worker *w = arg;
     bench_run *run = w->run;
     const bench_opts *o = run->opts;
-    char *key = run->kind == BENCH_PUT ? malloc((size_t)o->key_size + 1) : NULL;
+    size_t prefix_len = strlen(o->key_prefix);
+    size_t key_len = prefix_len + (size_t)o->key_size;
+    char *key = run->kind == BENCH_PUT ? malloc(key_len + 1) : NULL;
     if (run->kind == BENCH_PUT && !key) return NULL;
+    if (key) memcpy(key, o->key_prefix, prefix_len);
     for (;;) {
         int64_t i = atomic_fetch_add(&run->next, 1);
         if (i >= o->total) break;
@@ -134,9 +140,9 @@ static void *bench_thread(void *arg)
         if (run->kind == BENCH_PUT) {
             uint64_t k = o->sequential_keys ? (uint64_t)i % (uint64_t)o->key_space_size
                                             : next_random(&w->rng) % (uint64_t)o->key_space_size;
-            format_key(key, (size_t)o->key_size, k);
+            format_key(key + prefix_len, (size_t)o->key_size, k);
             coord_put_req req = {
-                .key = {(const uint8_t *)key, (size_t)o->key_size},
+                .key = {(const uint8_t *)key, key_len},
                 .value = {run->value, (size_t)o->val_size},
             };
             coord_put_resp resp;

@@ -64,8 +64,8 @@ const command cli_commands[] = {
     {"bench put", "bench put [options]", "Measures the throughput and latency of puts",
      "Runs --total puts from --clients threads sharing --conns gRPC connections, each put\n"
      "timed, and prints a summary (ops/s, latency percentiles, errors). Keys are\n"
-     "--key-size bytes drawn from --key-space-size distinct keys (at random, or in order\n"
-     "with --sequential-keys); values are --val-size bytes.",
+     "--key-size digits (after --key-prefix) drawn from --key-space-size distinct keys (at\n"
+     "random, or in order with --sequential-keys); values are --val-size bytes.",
      FLAGS(bench_put_flag_defs), sizeof(bench_opts), bench_opts_init, cmd_bench_put},
     {"bench range", "bench range [options] <key> [range_end]",
      "Measures the throughput and latency of ranges",

@@ -93,6 +93,7 @@ typedef struct bench_opts {
     int64_t val_size;
     int64_t key_space_size;
     bool sequential_keys;
+    const char *key_prefix; /* put: written before each key's key_size digits */
     const char *consistency;
     bool prefix;
 } bench_opts;
