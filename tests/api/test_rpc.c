@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -476,6 +479,35 @@ static void test_shutdown_with_open_streams_closes_them_all(void **state)
     }
 }
 
+/* Bytes that are not HTTP/2 get that connection dropped; other clients are not disturbed. */
+static void test_garbage_on_the_port_leaves_the_server_serving(void **state)
+{
+    fixture *fx = *state;
+    const char *junk[] = {"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\x04\x00\x00\x00\x00\x00",
+                          "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"};
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx->port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_true(write(fd, junk[i], strlen(junk[i])) > 0);
+        /* The client half-closes and waits for the server's answer or close (bounded). */
+        shutdown(fd, SHUT_WR);
+        struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char buf[256];
+        while (read(fd, buf, sizeof(buf)) > 0) {
+        }
+        close(fd);
+    }
+    rpc_reply r;
+    assert_int_equal(rpc_call(fx->ch, UNARY_ECHO, (const uint8_t *)"still", 5, &call_opts, &r),
+                     GRPC_STATUS_OK);
+    rpc_reply_free(&r);
+}
+
 static void test_unreachable_server_fails_the_call_with_unavailable(void **state)
 {
     (void)state;
@@ -523,6 +555,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_client_vanishing_mid_stream_triggers_on_close, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_with_open_streams_closes_them_all, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_on_the_port_leaves_the_server_serving, setup,
                                         teardown),
         cmocka_unit_test(test_unreachable_server_fails_the_call_with_unavailable),
     };
