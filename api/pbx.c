@@ -19,9 +19,13 @@
 /* Every list block a decode allocates starts with this header; `slot` is its index in the
  * decode's registry. The registry finds blocks that the message no longer reaches: nanopb
  * zeroes a oneof's storage when the wire switches members, orphaning lists decoded into the
- * old member, and an input may do that on purpose. */
+ * old member, and an input may do that on purpose. `elem` saves looking the element size up
+ * again for every element. */
 typedef union block_hdr {
-    size_t slot;
+    struct {
+        size_t slot;
+        size_t elem;
+    } h;
     max_align_t align;
 } block_hdr;
 
@@ -87,8 +91,11 @@ static bool list_grow(decode_ctx *c, pbx_list_t *l, size_t elem)
     }
     block_hdr *b = realloc(old, sizeof(block_hdr) + ncap * elem);
     if (!b) return false;
-    if (!old) b->slot = c->nblocks++;
-    c->blocks[b->slot] = b;
+    if (!old) {
+        b->h.slot = c->nblocks++;
+        b->h.elem = elem;
+    }
+    c->blocks[b->h.slot] = b;
     l->items = b + 1;
     l->cap = ncap;
     return true;
@@ -118,9 +125,9 @@ static bool decode_cb(pb_istream_t *is, const pb_field_iter_t *f)
         return true;
     }
 
-    size_t elem = list_elem_size(f);
-    if (!elem) PB_RETURN_ERROR(is, "unsupported list field");
     pbx_list_t *l = f->pData;
+    size_t elem = l->cap ? ((block_hdr *)l->items - 1)->h.elem : list_elem_size(f);
+    if (!elem) PB_RETURN_ERROR(is, "unsupported list field");
     if (l->count == l->cap && !list_grow(c, l, elem)) PB_RETURN_ERROR(is, "out of memory");
     void *item = (char *)l->items + l->count * elem;
     memset(item, 0, elem);
@@ -169,7 +176,7 @@ static void walk(const pb_msgdesc_t *desc, void *msg, decode_ctx *c)
                     walk(it.submsg_desc, (char *)l->items + i * elem, c);
             block_hdr *b = (block_hdr *)l->items - 1;
             if (c) {
-                c->blocks[b->slot] = NULL;
+                c->blocks[b->h.slot] = NULL;
             } else {
                 free(b);
                 memset(l, 0, sizeof(*l));
