@@ -7,7 +7,6 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 server=${1:?usage: run_all.sh SERVER_BIN [NAME_FILTER]}
 filter=${2:-}
-side_by_side="$here/../../../shared/tools/side-by-side"
 export ETCDCTL_API=3
 log=$(mktemp -d "${TMPDIR:-/tmp}/coord-it-logs.XXXXXX")
 passed=0 failed=0 skipped=0
@@ -20,7 +19,7 @@ result() { # NAME RC SECONDS
 }
 for script in "$here"/*.sh; do
   name=$(basename "$script" .sh)
-  case $name in lib | run_all) continue ;; esac
+  case $name in lib | run_all | run_side_by_side) continue ;; esac
   [ -z "$filter" ] || [[ $name == *$filter* ]] || continue
   start=$SECONDS
   bash "$script" "$server" >"$log/$name.out" 2>&1
@@ -30,7 +29,7 @@ for txt in "$here"/sidebyside/*.txt; do
   name=sidebyside.$(basename "$txt" .txt)
   [ -z "$filter" ] || [[ $name == *$filter* ]] || continue
   start=$SECONDS
-  bash "$side_by_side" "$server" "$txt" >"$log/$name.out" 2>&1
+  bash "$here/run_side_by_side.sh" "$server" "$txt" >"$log/$name.out" 2>&1
   result "$name" $? $((SECONDS - start))
 done
 echo "$passed passed, $failed failed, $skipped skipped"
