@@ -136,10 +136,14 @@ void h_format_msg(const raft_msg *m, char *buf, size_t cap)
     do {                                                                                           \
         if (off < cap) off += (size_t)snprintf(buf + off, cap - off, __VA_ARGS__);                 \
     } while (0)
-    if (m->log_term || m->index)
+    if (m->type == RAFT_MSG_APP || m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE)
         ADD(" log=%llu/%llu", (unsigned long long)m->log_term, (unsigned long long)m->index);
+    else if (m->index)
+        ADD(" index=%llu", (unsigned long long)m->index);
     if (m->commit) ADD(" commit=%llu", (unsigned long long)m->commit);
-    if (m->reject) ADD(" rejected hint=%llu", (unsigned long long)m->reject_hint);
+    if (m->reject) ADD(" rejected");
+    if (m->reject && m->type == RAFT_MSG_APP_RESP)
+        ADD(" hint=%llu/%llu", (unsigned long long)m->log_term, (unsigned long long)m->reject_hint);
     if (m->transfer) ADD(" transfer");
     if (m->read_seq) ADD(" read=%llu", (unsigned long long)m->read_seq);
     if (m->ctx_len) ADD(" ctx=\"%.*s\"", (int)m->ctx_len, (const char *)m->ctx);
@@ -186,11 +190,21 @@ int h_ready(harness *h, raft_id id)
         for (size_t i = 0; i < rd.n_messages; i++) enqueue(h, &rd.messages[i]);
         for (size_t i = 0; i < rd.n_committed; i++) {
             const raft_entry *e = &rd.committed[i];
+            if (h->trace && h->trace_msgs)
+                fprintf(h->trace, "  %llu applied %llu/%llu %s%.*s%s\n", (unsigned long long)id,
+                        (unsigned long long)e->term, (unsigned long long)e->index,
+                        e->type == RAFT_ENTRY_CONF_CHANGE ? "conf" : "\"",
+                        e->type == RAFT_ENTRY_CONF_CHANGE ? 0 : (int)e->len,
+                        e->data ? (const char *)e->data : "",
+                        e->type == RAFT_ENTRY_CONF_CHANGE ? "" : "\"");
             raft_entries_append(&n->applied, e->term, e->index, e->type, e->data, e->len);
         }
         for (size_t i = 0; i < rd.n_read_states; i++) {
             n->reads = grow(n->reads, &n->cap_reads, n->n_reads + 1, sizeof(*n->reads));
             raft_read_state rs = rd.read_states[i];
+            if (h->trace && h->trace_msgs)
+                fprintf(h->trace, "  %llu read index %llu for \"%.*s\"\n", (unsigned long long)id,
+                        (unsigned long long)rs.index, (int)rs.ctx_len, (const char *)rs.ctx);
             rs.ctx = malloc(rs.ctx_len + 1);
             memcpy(rs.ctx, rd.read_states[i].ctx, rs.ctx_len);
             n->reads[n->n_reads++] = rs;
