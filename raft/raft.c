@@ -55,6 +55,7 @@ static void reset(raft *r, uint64_t term)
         if (pr->id == r->id) pr->match = log_stable_last(&r->log);
     }
     r->pending_conf_index = 0;
+    r->append_pending = false;
     reads_clear(r);
 }
 
@@ -328,7 +329,10 @@ int propose_entries(raft *r, const raft_entry *es, uint32_t n, uint64_t *last)
     if (!conf_progress(r, r->id)) return RAFT_ERR_DROPPED;
     int rc = append_local(r, es, n, last);
     if (rc) return rc;
-    return broadcast_append(r);
+    /* Sent at the next raft_ready: every proposal until then shares one append per
+     * follower (batching), instead of one message per proposal. */
+    r->append_pending = true;
+    return RAFT_OK;
 }
 
 static int step_leader(raft *r, const raft_msg *m)

@@ -122,6 +122,7 @@ struct raft {
     raft_id transferee;          /* leader: transfer target in progress */
     uint64_t pending_conf_index; /* leader: no new change until applied >= this */
     bool learner;
+    bool append_pending; /* leader: entries proposed since the last ready are not sent yet */
 
     int election_elapsed;
     int heartbeat_elapsed;
@@ -203,6 +204,8 @@ int transfer_leader(raft *r, raft_id target);
 /* raft_replicate.c */
 int send_append(raft *r, raft_progress *pr, bool send_if_empty, bool *sent);
 int broadcast_append(raft *r);
+/* Sends new entries to every follower that can take them (nothing when there is none). */
+int flush_appends(raft *r);
 int broadcast_heartbeat(raft *r);
 int maybe_commit(raft *r, bool *advanced);
 int handle_append(raft *r, const raft_msg *m);

@@ -310,6 +310,7 @@ int raft_ready(raft *r, struct raft_ready *rd)
     int rc = guard(r);
     if (rc) return rc;
     *rd = (struct raft_ready){0};
+    if (r->append_pending && (rc = flush_appends(r))) return result(r, rc);
     uint64_t lo, hi;
     if ((rc = committed_range(r, &lo, &hi))) return result(r, rc);
     raft_entries_free(&r->rd_committed);

@@ -106,10 +106,13 @@ bool pr_is_paused(const raft_progress *pr, uint32_t max_msgs, uint64_t max_bytes
 
 int pr_infl_add(raft_progress *pr, uint32_t max_msgs, uint64_t index, uint64_t bytes)
 {
-    if (pr->infl_cap < max_msgs) {
-        /* Grow the ring, unrolling it so the oldest entry sits at 0. */
-        uint64_t *ni = malloc(sizeof(uint64_t) * max_msgs);
-        uint64_t *nb = malloc(sizeof(uint64_t) * max_msgs);
+    if (pr->infl_count >= pr->infl_cap && pr->infl_cap < max_msgs) {
+        /* Grow the ring (doubling, up to the window), unrolling it so the oldest entry sits
+         * at 0: a large window costs memory only when it is used. */
+        uint32_t ncap = pr->infl_cap ? pr->infl_cap * 2 : 16;
+        if (ncap > max_msgs || ncap < pr->infl_cap) ncap = max_msgs;
+        uint64_t *ni = malloc(sizeof(uint64_t) * ncap);
+        uint64_t *nb = malloc(sizeof(uint64_t) * ncap);
         if (!ni || !nb) {
             free(ni);
             free(nb);
@@ -124,7 +127,7 @@ int pr_infl_add(raft_progress *pr, uint32_t max_msgs, uint64_t index, uint64_t b
         free(pr->infl_bytes);
         pr->infl_index = ni;
         pr->infl_bytes = nb;
-        pr->infl_cap = max_msgs;
+        pr->infl_cap = ncap;
         pr->infl_start = 0;
     }
     if (pr->infl_count >= pr->infl_cap) return RAFT_ERR_CORRUPT;

@@ -114,6 +114,18 @@ int broadcast_append(raft *r)
     return RAFT_OK;
 }
 
+int flush_appends(raft *r)
+{
+    r->append_pending = false;
+    if (r->role != RAFT_LEADER) return RAFT_OK;
+    for (size_t i = 0; i < r->n_prs; i++) {
+        bool sent;
+        int rc = send_append(r, &r->prs[i], false, &sent);
+        if (rc) return rc;
+    }
+    return RAFT_OK;
+}
+
 int broadcast_heartbeat(raft *r)
 {
     for (size_t i = 0; i < r->n_prs; i++) {
