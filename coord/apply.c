@@ -1,5 +1,6 @@
 #include "apply.h"
 
+#include "apply_lease.h"
 #include "arena.h"
 #include "kv_exec.h"
 #include "pbx.h"
@@ -60,13 +61,6 @@ union kv_response {
     etcdserverpb_TxnResponse txn;
 };
 
-static bool no_lease_exists(void *arg, int64_t lease)
-{
-    (void)arg;
-    (void)lease;
-    return false;
-}
-
 /* Put, DeleteRange and Txn: one write transaction; on an error it is dropped whole. */
 static int apply_kv(coord_server *s, enum entry_type type, uint64_t id, uint64_t index,
                     uint64_t term, const uint8_t *req, size_t len)
@@ -101,7 +95,8 @@ static int apply_kv(coord_server *s, enum entry_type type, uint64_t id, uint64_t
     }
     kv_exec x;
     kv_exec_init(&x, s->kv, t, &mem, true);
-    x.lease_exists = no_lease_exists;
+    apply_lease_hooks lh = {.s = s, .batch = rocksdb_writebatch_create()};
+    apply_lease_hooks_install(&x, &lh);
     union kv_response rs;
     memset(&rs, 0, sizeof(rs));
     coord_err e;
@@ -132,7 +127,7 @@ static int apply_kv(coord_server *s, enum entry_type type, uint64_t id, uint64_t
         goto done_end_txn;
     }
     int64_t rev;
-    if (mvcc_txn_commit(t, index, NULL, &rev) != MVCC_OK) {
+    if (mvcc_txn_commit(t, index, lh.batch, &rev) != MVCC_OK) {
         rc = -1;
         goto done_end_txn;
     }
@@ -141,6 +136,7 @@ static int apply_kv(coord_server *s, enum entry_type type, uint64_t id, uint64_t
     answer(s, id, COORD_OK, resp_desc, &rs);
 done_end_txn:
     if (t) mvcc_txn_end(t);
+    rocksdb_writebatch_destroy(lh.batch);
     arena_free(&mem);
 done_release_request:
     pbx_release(req_desc, &rq);
@@ -206,6 +202,12 @@ int apply_entry(void *arg, uint64_t index, uint64_t term, const uint8_t *entry, 
         return apply_kv(s, type, id, index, term, req, req_len);
     case ENTRY_COMPACT:
         return apply_compact(s, id, index, term, req, req_len);
+    case ENTRY_LEASE_GRANT:
+        return apply_lease_grant(s, id, index, term, req, req_len);
+    case ENTRY_LEASE_REVOKE:
+        return apply_lease_revoke(s, id, index, term, req, req_len);
+    case ENTRY_LEASE_CHECKPOINT:
+        return apply_lease_checkpoint(s, id, index, term, req, req_len);
     default:
         fprintf(stderr, "coord: entry %llu has unknown type %d; skipped\n",
                 (unsigned long long)index, type);

@@ -21,6 +21,9 @@ enum entry_type {
     ENTRY_DELETE_RANGE = 2, /* etcdserverpb.DeleteRangeRequest */
     ENTRY_TXN = 3,          /* etcdserverpb.TxnRequest */
     ENTRY_COMPACT = 4,      /* etcdserverpb.CompactionRequest */
+    ENTRY_LEASE_GRANT = 5,      /* etcdserverpb.LeaseGrantRequest, its ID chosen */
+    ENTRY_LEASE_REVOKE = 6,     /* etcdserverpb.LeaseRevokeRequest */
+    ENTRY_LEASE_CHECKPOINT = 7, /* etcdserverpb.LeaseCheckpointRequest */
 };
 
 #define ENTRY_HEADER_LEN 9

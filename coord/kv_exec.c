@@ -216,6 +216,12 @@ coord_err kv_exec_range(kv_exec *x, const etcdserverpb_RangeRequest *r,
 
 /* ---------------------------------------------------------------- Put, Delete ------------ */
 
+static int note_old_lease(void *arg, const mvcc_kv *kv)
+{
+    *(int64_t *)arg = kv->lease;
+    return 0;
+}
+
 coord_err kv_exec_put(kv_exec *x, const etcdserverpb_PutRequest *r, etcdserverpb_PutResponse *out)
 {
     memset(out, 0, sizeof(*out));
@@ -242,8 +248,12 @@ coord_err kv_exec_put(kv_exec *x, const etcdserverpb_PutRequest *r, etcdserverpb
         value_len = cur.value_len;
         if (cur.value_len && !value) return COORD_ERR_INTERNAL;
     }
-    if (mvcc_txn_put(x->txn, r->key.ptr, r->key.len, value, value_len, lease, NULL, NULL) !=
-        MVCC_OK)
+    int64_t old_lease = 0;
+    if (mvcc_txn_put(x->txn, r->key.ptr, r->key.len, value, value_len, lease,
+                     x->lease_moved ? note_old_lease : NULL, &old_lease) != MVCC_OK)
+        return COORD_ERR_INTERNAL;
+    if (x->lease_moved && old_lease != lease &&
+        x->lease_moved(x->lease_arg, r->key.ptr, r->key.len, old_lease, lease) != 0)
         return COORD_ERR_INTERNAL;
     x->changed = true;
     out->has_header = true;
@@ -252,7 +262,7 @@ coord_err kv_exec_put(kv_exec *x, const etcdserverpb_PutRequest *r, etcdserverpb
 }
 
 struct del_visit {
-    arena *mem;
+    kv_exec *x;
     bool want_prev;
     struct kv_vec prev;
 };
@@ -260,7 +270,10 @@ struct del_visit {
 static int del_visit_fn(void *arg, const mvcc_kv *kv)
 {
     struct del_visit *d = arg;
-    if (d->want_prev && kv_vec_push(&d->prev, d->mem, kv, false) != 0) return MVCC_ERR_NOMEM;
+    if (d->want_prev && kv_vec_push(&d->prev, d->x->mem, kv, false) != 0) return MVCC_ERR_NOMEM;
+    if (kv->lease != 0 && d->x->lease_moved &&
+        d->x->lease_moved(d->x->lease_arg, kv->key, kv->key_len, kv->lease, 0) != 0)
+        return MVCC_ERR_NOMEM;
     return 0;
 }
 
@@ -268,7 +281,7 @@ coord_err kv_exec_delete_range(kv_exec *x, const etcdserverpb_DeleteRangeRequest
                                etcdserverpb_DeleteRangeResponse *out)
 {
     memset(out, 0, sizeof(*out));
-    struct del_visit d = {.mem = x->mem, .want_prev = r->prev_kv};
+    struct del_visit d = {.x = x, .want_prev = r->prev_kv};
     int64_t deleted = 0;
     int rc = mvcc_txn_delete_range(x->txn, r->key.ptr, r->key.len, r->range_end.ptr,
                                    r->range_end.len, del_visit_fn, &d, &deleted);
@@ -485,10 +498,8 @@ static coord_err path_run(kv_exec *x, const etcdserverpb_TxnRequest *r, const bo
         case etcdserverpb_RequestOp_request_txn_tag:
             ro->which_response = etcdserverpb_ResponseOp_response_txn_tag;
             e = path_run(x, &op->request.request_txn, taken, pos, &ro->response.response_txn);
-            if (e == COORD_OK) {
-                ro->response.response_txn.has_header = true;
-                ro->response.response_txn.header.revision = read_rev(x);
-            }
+            /* etcd answers a nested txn with an empty header. */
+            if (e == COORD_OK) ro->response.response_txn.has_header = true;
             break;
         default:
             e = COORD_ERR_KEY_NOT_FOUND;

@@ -24,7 +24,12 @@ typedef struct kv_exec {
     bool changed;      /* some key changed: the txn takes begin_rev + 1 */
     /* Whether a lease exists (Put with a lease). NULL: no lease exists. */
     bool (*lease_exists)(void *arg, int64_t lease);
-    void *lease_arg;
+    /* Told, in a write txn, of every key whose lease changes as the txn writes it (a put with
+     * another lease than the key had, a delete of a key with a lease; 0 = none), so the leases'
+     * key lists follow. Returns 0, or -1 to fail the txn. NULL: nobody listens. */
+    int (*lease_moved)(void *arg, const uint8_t *key, size_t key_len, int64_t from_lease,
+                       int64_t to_lease);
+    void *lease_arg; /* for both */
 } kv_exec;
 
 void kv_exec_init(kv_exec *x, mvcc *store, mvcc_txn *txn, arena *mem, bool write);

@@ -3,6 +3,8 @@
 #include "apply.h"
 #include "config.h"
 #include "ids.h"
+#include "lease_expiry.h"
+#include "lease_store.h"
 #include "server.h"
 
 #include <errno.h>
@@ -57,6 +59,51 @@ static int listen_clients(coord_server *s, const coord_config *cfg)
     return 0;
 }
 
+/* The lease table, filled from what the store holds: every lease held, none expiring, until the
+ * expiry thread finds this member leading. */
+static int open_leases(coord_server *s, const coord_config *cfg)
+{
+    const char *interval = getenv("COORD_LEASE_CHECKPOINT_INTERVAL_MS");
+    lease_table_opts lo = {
+        .now_ms = lease_clock_ms,
+        .min_ttl = lease_min_ttl(cfg->election_ms, cfg->heartbeat_ms),
+        /* etcd's checkpoint interval (5 min); the environment may shorten it for tests. */
+        .checkpoint_interval_ms = interval ? atoll(interval) : 5 * 60 * 1000,
+    };
+    if (lease_table_create(&lo, &s->leases) != LEASE_OK) return -1;
+    char *err = NULL;
+    if (lease_store_load(s->st, s->leases, &err) != 0) {
+        fprintf(stderr, "coord: cannot read the leases in %s: %s\n", cfg->data_dir,
+                err ? err : "unknown error");
+        free(err);
+        lease_table_destroy(s->leases);
+        s->leases = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* A member of one always leads. */
+static bool member_leads(void *arg)
+{
+    (void)arg;
+    return true;
+}
+
+static int start_lease_expiry(coord_server *s, const coord_config *cfg, lease_expiry **out)
+{
+    lease_expiry_opts eo = {.s = s,
+                            .tick_ms = cfg->heartbeat_ms,
+                            .extend_ms = cfg->election_ms,
+                            .is_leader = member_leads,
+                            .leader_arg = s};
+    if (lease_expiry_start(&eo, out) != 0) {
+        fprintf(stderr, "coord: cannot start the lease expiry thread\n");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Signals are taken by sigwait below; every thread created from here on inherits the mask. */
@@ -73,6 +120,7 @@ int main(int argc, char **argv)
     if (cr != CONFIG_OK) return 2;
 
     int rc = 1;
+    lease_expiry *expiry = NULL;
     coord_server s;
     memset(&s, 0, sizeof(s));
     s.cfg = &cfg;
@@ -89,14 +137,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "coord: cannot open the key space in %s\n", cfg.data_dir);
         goto fail_close_storage;
     }
-    if (wait_create(&s.waits) != 0) goto fail_close_mvcc;
+    if (open_leases(&s, &cfg) != 0) goto fail_close_mvcc;
+    if (wait_create(&s.waits) != 0) goto fail_free_leases;
 
     grpc_init();
     rpc_server_opts ro = {.threads = 2,
                           .max_recv_bytes = (size_t)cfg.max_request_bytes + 512 * 1024};
     if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_waits;
     if (kv_service_register(&s) || maintenance_service_register(&s) ||
-        cluster_service_register(&s) || coordpb_service_register(&s))
+        cluster_service_register(&s) || coordpb_service_register(&s) ||
+        lease_service_register(&s))
         goto fail_destroy_rpc;
     if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
 
@@ -111,6 +161,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "coord: cannot start the log in %s\n", cfg.data_dir);
         goto fail_destroy_rpc;
     }
+    if (start_lease_expiry(&s, &cfg, &expiry) != 0) goto fail_stop_node;
     if (rpc_server_start(s.rpc) != 0) goto fail_stop_node;
     fprintf(stderr, "coord: member %016llx (cluster %016llx) ready, data in %s\n",
             (unsigned long long)s.member_id, (unsigned long long)s.cluster_id, cfg.data_dir);
@@ -122,6 +173,7 @@ int main(int argc, char **argv)
 
     /* Stop applying first, then answer whoever still waits, then close the calls. */
 fail_stop_node:
+    lease_expiry_stop(expiry);
     node_stop(s.log);
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
     rpc_server_shutdown(s.rpc);
@@ -130,6 +182,8 @@ fail_destroy_rpc:
 fail_destroy_waits:
     wait_destroy(s.waits);
     grpc_shutdown();
+fail_free_leases:
+    lease_table_destroy(s.leases);
 fail_close_mvcc:
     mvcc_close(s.kv);
 fail_close_storage:

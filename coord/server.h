@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "errors.h"
+#include "lease.h"
 #include "mvcc.h"
 #include "node.h"
 #include "rpc_server.h"
@@ -21,6 +22,7 @@ typedef struct coord_server {
     node *log;
     wait_registry *waits;
     rpc_server *rpc;
+    lease_table *leases; /* the apply step changes it; the primary's clock runs it */
     uint64_t member_id;
     uint64_t cluster_id;
     /* Request IDs as etcd makes them: member ID's low 16 bits, then a 40-bit start time in ms
@@ -54,5 +56,6 @@ int kv_service_register(coord_server *s);
 int maintenance_service_register(coord_server *s);
 int cluster_service_register(coord_server *s);
 int coordpb_service_register(coord_server *s);
+int lease_service_register(coord_server *s);
 
 #endif
