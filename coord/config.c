@@ -354,16 +354,9 @@ static int validate(coord_config *cfg, bool listen_client_set, bool advertise_cl
                 cfg->initial_advertise_peer_urls.urls[0].url);
         return -1;
     }
-    if (cfg->initial_cluster_count > 1) {
-        fprintf(err,
-                "coord: --initial-cluster names %zu members; this version of coord runs a "
-                "cluster of one member only\n",
-                cfg->initial_cluster_count);
-        return -1;
-    }
     if (!cfg->initial_cluster_state_new) {
-        fprintf(err, "coord: --initial-cluster-state existing needs a cluster to join; this "
-                     "version of coord runs a cluster of one member only\n");
+        fprintf(err, "coord: --initial-cluster-state existing (joining a running cluster) is "
+                     "not supported yet; start every member with --initial-cluster-state new\n");
         return -1;
     }
     if (cfg->election_ms < 5 * cfg->heartbeat_ms) {

@@ -71,9 +71,8 @@ static int child_fn(void *arg, const uint8_t *child, size_t child_len, bool is_k
     return v->want > 0 && (int64_t)v->n >= v->want ? 1 : 0;
 }
 
-static void coord_list(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+static void list_serve(coord_server *s, rpc_unary *call, const uint8_t *req, size_t len)
 {
-    coord_server *s = ctx;
     coordpb_ListRequest r;
     if (pbx_decode(&coordpb_ListRequest_msg, &r, req, len) != 0) {
         rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
@@ -131,6 +130,19 @@ done_free_arena:
     arena_free(&mem);
 done_release:
     pbx_release(&coordpb_ListRequest_msg, &r);
+}
+
+static void coord_list(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    coordpb_ListRequest r;
+    if (pbx_decode(&coordpb_ListRequest_msg, &r, req, len) != 0) {
+        rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
+        return;
+    }
+    bool linearizable = !r.serializable;
+    pbx_release(&coordpb_ListRequest_msg, &r);
+    server_read(s, call, linearizable, list_serve, req, len);
 }
 
 int coordpb_service_register(coord_server *s)

@@ -1,9 +1,8 @@
 /* kv_service: etcd's KV service. Writes (Put, DeleteRange, writing Txns, Compact) become log
  * entries and are answered by the apply step; reads (Range, read-only Txns) are served from a
- * snapshot of the store on the calling thread.
- *
- * Reads are linearizable on one member because a write is answered only after it is applied:
- * a read that starts after that answer sees it. The cluster replaces this with ReadIndex.
+ * snapshot of the store: serializable ones at once on the calling thread, linearizable ones
+ * (the default) once a ReadIndex round shows this member has applied everything committed
+ * before the request arrived (server_read).
  */
 #include "apply.h"
 #include "arena.h"
@@ -151,9 +150,8 @@ static void serve_range_streamed(coord_server *s, rpc_unary *call,
     mvcc_txn_end(t);
 }
 
-static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+static void range_serve(coord_server *s, rpc_unary *call, const uint8_t *req, size_t len)
 {
-    coord_server *s = ctx;
     etcdserverpb_RangeRequest r;
     const char *why = NULL;
     if (pbx_decode_why(&etcdserverpb_RangeRequest_msg, &r, req, len, &why) != 0) {
@@ -170,6 +168,20 @@ static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
         serve_read(s, call, read_range, &r, &etcdserverpb_RangeResponse_msg, &out);
     }
     pbx_release(&etcdserverpb_RangeRequest_msg, &r);
+}
+
+static void kv_range(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    etcdserverpb_RangeRequest r;
+    const char *why = NULL;
+    if (pbx_decode_why(&etcdserverpb_RangeRequest_msg, &r, req, len, &why) != 0) {
+        fail_decode(call, why);
+        return;
+    }
+    bool linearizable = !r.serializable && kv_check_range(&r) == COORD_OK;
+    pbx_release(&etcdserverpb_RangeRequest_msg, &r);
+    server_read(s, call, linearizable, range_serve, req, len);
 }
 
 static void kv_put(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
@@ -206,6 +218,19 @@ static void kv_delete_range(void *ctx, rpc_unary *call, const uint8_t *req, size
     pbx_release(&etcdserverpb_DeleteRangeRequest_msg, &r);
 }
 
+/* A read-only txn, served like a Range (after its checks passed). */
+static void txn_read_serve(coord_server *s, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    etcdserverpb_TxnRequest r;
+    if (pbx_decode(&etcdserverpb_TxnRequest_msg, &r, req, len) != 0) {
+        fail_decode(call, NULL);
+        return;
+    }
+    etcdserverpb_TxnResponse out = {0};
+    serve_read(s, call, read_txn, &r, &etcdserverpb_TxnResponse_msg, &out);
+    pbx_release(&etcdserverpb_TxnRequest_msg, &r);
+}
+
 static void kv_txn(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
 {
     coord_server *s = ctx;
@@ -216,15 +241,15 @@ static void kv_txn(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
         return;
     }
     coord_err e = kv_check_txn(&r, s->cfg->max_txn_ops);
-    if (e != COORD_OK) {
-        server_fail(call, e);
-    } else if (kv_txn_is_read_only(&r)) {
-        etcdserverpb_TxnResponse out = {0};
-        serve_read(s, call, read_txn, &r, &etcdserverpb_TxnResponse_msg, &out);
-    } else {
-        server_propose(s, call, ENTRY_TXN, req, len);
-    }
+    bool read_only = e == COORD_OK && kv_txn_is_read_only(&r);
     pbx_release(&etcdserverpb_TxnRequest_msg, &r);
+    /* etcd serves a read-only txn as a linearizable read, without the log. */
+    if (e != COORD_OK)
+        server_fail(call, e);
+    else if (read_only)
+        server_read(s, call, true, txn_read_serve, req, len);
+    else
+        server_propose(s, call, ENTRY_TXN, req, len);
 }
 
 static void kv_compact(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)

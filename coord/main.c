@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "lease_expiry.h"
 #include "lease_store.h"
+#include "peer.h"
 #include "server.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int make_data_dir(const char *dir)
 {
@@ -32,8 +34,10 @@ static int derive_ids(coord_server *s, const coord_config *cfg)
         for (size_t j = 0; j < m->peer_urls.count; j++) urls[j] = m->peer_urls.urls[j].url;
         if (ids_member_id(urls, m->peer_urls.count, cfg->initial_cluster_token, -1, &ids[i]))
             return -1;
+        s->members[i] = (server_member){.id = ids[i], .boot = m};
         if (strcmp(m->name, cfg->name) == 0) s->member_id = ids[i];
     }
+    s->n_members = cfg->initial_cluster_count;
     if (ids_cluster_id(ids, cfg->initial_cluster_count, &s->cluster_id)) return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -42,14 +46,74 @@ static int derive_ids(coord_server *s, const coord_config *cfg)
     return 0;
 }
 
+static const char *bind_host(const config_url *u)
+{
+    return strcmp(u->host, "localhost") == 0 ? "127.0.0.1" : u->host;
+}
+
+static void peer_deliver(void *arg, uint64_t from, const uint8_t *msg, size_t len)
+{
+    coord_server *s = arg;
+    node_receive(s->log, from, msg, len);
+}
+
+static void peer_unreachable(void *arg, uint64_t to)
+{
+    coord_server *s = arg;
+    node_report_unreachable(s->log, to);
+}
+
+/* The peer listener and one outgoing stream per other member. */
+static int start_peers(coord_server *s, const coord_config *cfg)
+{
+    peer_opts po = {.cluster_id = s->cluster_id,
+                    .self_id = s->member_id,
+                    .deliver = peer_deliver,
+                    .unreachable = peer_unreachable,
+                    .arg = s};
+    if (peer_create(&po, &s->peers) != 0) return -1;
+    rpc_server_opts ro = {.threads = 1, .max_recv_bytes = PEER_MAX_RECV_BYTES};
+    if (rpc_server_create(&ro, &s->peer_rpc) != 0) return -1;
+    if (peer_register(s->peers, s->peer_rpc) != 0) return -1;
+    for (size_t i = 0; i < cfg->listen_peer_urls.count; i++) {
+        const config_url *u = &cfg->listen_peer_urls.urls[i];
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%s:%d", bind_host(u), u->port);
+        if (rpc_server_listen(s->peer_rpc, addr) < 0) {
+            fprintf(stderr, "coord: cannot listen for peers on %s\n", u->url);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < s->n_members; i++) {
+        if (s->members[i].id == s->member_id) continue;
+        const config_url *u = &s->members[i].boot->peer_urls.urls[0];
+        char addr[300];
+        snprintf(addr, sizeof(addr), "%s:%d", bind_host(u), u->port);
+        if (peer_add(s->peers, s->members[i].id, addr) != 0) return -1;
+    }
+    return 0;
+}
+
+static void expire_waiters(void *arg)
+{
+    coord_server *s = arg;
+    wait_expire(s->waits, server_now_ms(), COORD_ERR_TIMEOUT);
+}
+
+static void node_fatal(void *arg)
+{
+    (void)arg;
+    /* The state machine cannot go on: stop the way an operator would. */
+    kill(getpid(), SIGTERM);
+}
+
 /* "localhost" binds the loopback address only, as a coordination service on a laptop should. */
 static int listen_clients(coord_server *s, const coord_config *cfg)
 {
     for (size_t i = 0; i < cfg->listen_client_urls.count; i++) {
         const config_url *u = &cfg->listen_client_urls.urls[i];
-        const char *host = strcmp(u->host, "localhost") == 0 ? "127.0.0.1" : u->host;
         char addr[300];
-        snprintf(addr, sizeof(addr), "%s:%d", host, u->port);
+        snprintf(addr, sizeof(addr), "%s:%d", bind_host(u), u->port);
         if (rpc_server_listen(s->rpc, addr) < 0) {
             fprintf(stderr, "coord: cannot listen for clients on %s\n", u->url);
             return -1;
@@ -83,11 +147,10 @@ static int open_leases(coord_server *s, const coord_config *cfg)
     return 0;
 }
 
-/* A member of one always leads. */
 static bool member_leads(void *arg)
 {
-    (void)arg;
-    return true;
+    coord_server *s = arg;
+    return node_leader(s->log) == s->member_id;
 }
 
 static int start_lease_expiry(coord_server *s, const coord_config *cfg, lease_expiry **out)
@@ -145,22 +208,37 @@ int main(int argc, char **argv)
                           .max_recv_bytes = (size_t)cfg.max_request_bytes + 512 * 1024};
     if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_waits;
     if (kv_service_register(&s) || maintenance_service_register(&s) ||
-        cluster_service_register(&s) || coordpb_service_register(&s) ||
-        lease_service_register(&s))
+        cluster_service_register(&s) || coordpb_service_register(&s) || lease_service_register(&s))
         goto fail_destroy_rpc;
     if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
 
+    s.request_timeout_ms = 5000 + 2 * cfg.election_ms;
+    if (start_peers(&s, &cfg) != 0) goto fail_destroy_peers;
+    uint64_t voters[CONFIG_MAX_MEMBERS];
+    for (size_t i = 0; i < s.n_members; i++) voters[i] = s.members[i].id;
     apply_ctx actx = {.srv = &s};
     node_opts no = {.st = s.st,
                     .applied_index = mvcc_applied_index(s.kv),
                     .apply = apply_entry,
                     .apply_arg = &actx,
+                    .on_tick = expire_waiters,
+                    .on_fatal = node_fatal,
+                    .cb_arg = &s,
+                    .self_id = s.member_id,
+                    .voters = voters,
+                    .n_voters = s.n_members,
+                    .peers = s.n_members > 1 ? s.peers : NULL,
                     .tick_ms = cfg.heartbeat_ms,
-                    .log_keep_entries = 5000};
+                    .election_ticks = (int)(cfg.election_ms / cfg.heartbeat_ms),
+                    .snapshot_count = cfg.snapshot_count,
+                    .log_keep_entries = 5000,
+                    .request_timeout_ms = s.request_timeout_ms,
+                    .debug_log = cfg.log_level == LOG_DEBUG};
     if (node_start(&no, &s.log) != 0) {
-        fprintf(stderr, "coord: cannot start the log in %s\n", cfg.data_dir);
-        goto fail_destroy_rpc;
+        fprintf(stderr, "coord: cannot start the node in %s\n", cfg.data_dir);
+        goto fail_destroy_peers;
     }
+    if (rpc_server_start(s.peer_rpc) != 0) goto fail_stop_node;
     if (start_lease_expiry(&s, &cfg, &expiry) != 0) goto fail_stop_node;
     if (rpc_server_start(s.rpc) != 0) goto fail_stop_node;
     fprintf(stderr, "coord: member %016llx (cluster %016llx) ready, data in %s\n",
@@ -171,12 +249,21 @@ int main(int argc, char **argv)
     fprintf(stderr, "coord: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 
-    /* Stop applying first, then answer whoever still waits, then close the calls. */
+    /* Shutdown, in an order that leaves no thread holding what is freed next: peers stop
+     * talking to the node; the node halts (no more apply, reads answered); whoever still waits
+     * is answered; client calls close; then everything is freed. */
 fail_stop_node:
     lease_expiry_stop(expiry);
-    node_stop(s.log);
+    rpc_server_shutdown(s.peer_rpc);
+    node_halt(s.log);
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
     rpc_server_shutdown(s.rpc);
+    peer_destroy(s.peers);
+    s.peers = NULL;
+    node_free(s.log);
+fail_destroy_peers:
+    if (s.peer_rpc) rpc_server_destroy(s.peer_rpc);
+    if (s.peers) peer_destroy(s.peers);
 fail_destroy_rpc:
     rpc_server_destroy(s.rpc);
 fail_destroy_waits:

@@ -23,10 +23,16 @@ static void maint_status(void *ctx, rpc_unary *call, const uint8_t *req, size_t 
     out.version.len = strlen(COORD_ETCD_VERSION);
     out.dbSize = storage_disk_bytes(s->st);
     out.dbSizeInUse = out.dbSize;
-    out.leader = s->member_id; /* one member: it leads */
+    out.leader = node_leader(s->log);
     out.raftIndex = node_commit_index(s->log);
     out.raftTerm = node_term(s->log);
     out.raftAppliedIndex = node_applied_index(s->log);
+    static const char no_leader[] = "etcdserver: no leader";
+    pbx_bytes_t err = {(const uint8_t *)no_leader, sizeof(no_leader) - 1};
+    if (out.leader == 0) {
+        out.errors.items = &err;
+        out.errors.count = 1;
+    }
     rpc_unary_reply_msg(call, &etcdserverpb_StatusResponse_msg, &out);
 }
 

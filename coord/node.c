@@ -1,5 +1,8 @@
 #include "node.h"
 
+#include "raft.h"
+#include "raft_store.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,249 +11,527 @@
 #include <string.h>
 #include <time.h>
 
-struct proposal {
-    struct proposal *next;
+enum item_kind { ITEM_PROPOSAL, ITEM_READ, ITEM_MESSAGE, ITEM_UNREACHABLE, ITEM_TRANSFER };
+
+/* Work handed to the node thread. */
+struct item {
+    struct item *next;
+    enum item_kind kind;
+    int64_t since_ms; /* when it was first queued (timeouts of retried work) */
+    uint64_t id;      /* ITEM_UNREACHABLE / ITEM_TRANSFER: the member */
+    node_read_fn read_fn;
+    void *read_arg;
+    raft_msg msg; /* ITEM_MESSAGE, decoded */
     size_t len;
-    uint8_t data[]; /* the entry, copied */
+    uint8_t data[]; /* ITEM_PROPOSAL: the entry */
 };
+
+struct item_list {
+    struct item *head, *tail;
+};
+
+/* Reads that share one ReadIndex round, waiting for its index and then for apply. */
+struct read_batch {
+    struct read_batch *next;
+    uint64_t seq;   /* the ReadIndex context */
+    uint64_t index; /* 0 until the core answers */
+    int64_t since_ms;
+    struct item *reads;
+};
+
+/* Reads ready to run, for the reader threads. */
+struct ready_read {
+    struct ready_read *next;
+    node_read_fn fn;
+    void *arg;
+    coord_err err;
+};
+
+#define NODE_READERS 2
 
 struct node {
-    storage *st;
-    node_apply_fn apply;
-    void *apply_arg;
-    int64_t tick_ms;
-    uint64_t keep;
+    node_opts o;
+    raft *core;
+    raft_store *rs;
 
     pthread_t thread;
-    pthread_mutex_t mu; /* guards the queue and stopping */
+    pthread_mutex_t mu; /* guards inbox and stopping */
     pthread_cond_t cv;
-    struct proposal *head, *tail; /* FIFO of proposals not yet in the log */
+    struct item_list inbox;
     bool stopping;
 
-    /* Written by the node thread only; read by others (status). */
-    _Atomic uint64_t term;
-    _Atomic uint64_t last_index; /* last durable log index == commit index (one member) */
-    _Atomic uint64_t applied;    /* last applied index; applied <= last_index */
+    /* Node thread only. */
+    struct item_list retry;         /* proposals waiting for a leader */
+    struct read_batch *batches;     /* asked or answered, not yet run */
+    struct item_list reads_waiting; /* reads not yet given to the core (no leader) */
+    uint64_t next_seq;
+    uint64_t last_snapshot_index;
+    int64_t next_tick_ms;
+
+    pthread_t readers[NODE_READERS];
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    struct ready_read *rhead, *rtail;
+    bool rstop;
+
+    _Atomic uint64_t term, commit, applied, leader;
     _Atomic bool failed;
-    uint64_t first_index; /* first index still in the log (node thread only) */
+    bool halted; /* node_halt has run (the caller's thread) */
 };
 
-static const char TERM_KEY[] = "term";
-
-static void log_key(uint8_t k[8], uint64_t index)
+static int64_t now_ms(void)
 {
-    be64_put(k, index);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Finds the first and last index in the log CF (0, 0 when empty). */
-static int log_bounds(storage *st, uint64_t *first, uint64_t *last)
+static void list_push(struct item_list *l, struct item *it)
 {
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[STORAGE_CF_RAFTLOG]);
-    *first = *last = 0;
-    rocksdb_iter_seek_to_first(it);
-    if (rocksdb_iter_valid(it)) {
-        size_t kl;
-        const char *k = rocksdb_iter_key(it, &kl);
-        if (kl == 8) *first = be64_get((const uint8_t *)k);
-        rocksdb_iter_seek_to_last(it);
-        k = rocksdb_iter_key(it, &kl);
-        if (kl == 8) *last = be64_get((const uint8_t *)k);
+    it->next = NULL;
+    if (l->tail)
+        l->tail->next = it;
+    else
+        l->head = it;
+    l->tail = it;
+}
+
+static void item_free(struct item *it)
+{
+    if (it->kind == ITEM_MESSAGE) raft_msg_free(&it->msg);
+    free(it);
+}
+
+static int enqueue(node *n, struct item *it)
+{
+    it->since_ms = now_ms();
+    pthread_mutex_lock(&n->mu);
+    if (n->stopping) {
+        pthread_mutex_unlock(&n->mu);
+        return -1;
     }
+    list_push(&n->inbox, it);
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- readers --------------- */
+
+static void reader_push(node *n, node_read_fn fn, void *arg, coord_err err)
+{
+    struct ready_read *r = malloc(sizeof(*r));
+    if (!r) {
+        fn(arg, COORD_ERR_INTERNAL);
+        return;
+    }
+    *r = (struct ready_read){.fn = fn, .arg = arg, .err = err};
+    pthread_mutex_lock(&n->rmu);
+    if (n->rtail)
+        n->rtail->next = r;
+    else
+        n->rhead = r;
+    n->rtail = r;
+    pthread_cond_signal(&n->rcv);
+    pthread_mutex_unlock(&n->rmu);
+}
+
+static void *reader_main(void *arg)
+{
+    node *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->rmu);
+        while (!n->rhead && !n->rstop) pthread_cond_wait(&n->rcv, &n->rmu);
+        struct ready_read *r = n->rhead;
+        if (!r) { /* stopping and drained */
+            pthread_mutex_unlock(&n->rmu);
+            return NULL;
+        }
+        n->rhead = r->next;
+        if (!n->rhead) n->rtail = NULL;
+        pthread_mutex_unlock(&n->rmu);
+        r->fn(r->arg, r->err);
+        free(r);
+    }
+}
+
+static void fail_reads(node *n, struct item *reads, coord_err err)
+{
+    while (reads) {
+        struct item *next = reads->next;
+        reader_push(n, reads->read_fn, reads->read_arg, err);
+        free(reads);
+        reads = next;
+    }
+}
+
+/* ---------------------------------------------------------------- the loop -------------- */
+
+static void raft_log_line(void *ctx, raft_id id, int level, const char *line)
+{
+    (void)ctx;
+    (void)level;
+    fprintf(stderr, "coord: raft %016llx: %s\n", (unsigned long long)id, line);
+}
+
+static bool encode_msg(void *m, uint8_t *dst, size_t len)
+{
+    return raft_msg_encode(m, dst, len) == len;
+}
+
+/* Encoded straight into the peer's outgoing batch. A message that cannot be queued is lost, as
+ * the network may lose any message; the transport reports the peer unreachable by itself (the
+ * core may not be called here, between raft_ready and raft_advance). */
+static void send_msg(node *n, const raft_msg *m)
+{
+    if (!n->o.peers) return;
+    peer_send_encoded(n->o.peers, m->to, raft_msg_encoded_size(m), encode_msg, (void *)m);
+}
+
+/* Gives a batch of reads their go once the member has applied up to their read index. */
+static void run_applied_reads(node *n)
+{
+    uint64_t applied = atomic_load(&n->applied);
+    struct read_batch **pp = &n->batches;
+    while (*pp) {
+        struct read_batch *b = *pp;
+        if (b->index && b->index <= applied) {
+            *pp = b->next;
+            fail_reads(n, b->reads, COORD_OK);
+            free(b);
+        } else {
+            pp = &b->next;
+        }
+    }
+}
+
+static int write_batch(node *n, rocksdb_writebatch_t *b, bool sync)
+{
     char *err = NULL;
-    rocksdb_iter_get_error(it, &err);
-    rocksdb_iter_destroy(it);
+    rocksdb_write(n->o.st->db, sync ? n->o.st->sync_wo : n->o.st->nosync_wo, b, &err);
     if (err) {
-        fprintf(stderr, "coord: reading the log: %s\n", err);
+        fprintf(stderr, "coord: writing the raft log: %s\n", err);
         free(err);
         return -1;
     }
     return 0;
 }
 
-static int apply_one(node *n, uint64_t index, const char *val, size_t len)
+/* Records a snapshot point at the applied index and trims the log behind it. */
+static int maybe_compact(node *n)
 {
-    if (len < 8) {
-        fprintf(stderr, "coord: log entry %llu is corrupt (%zu bytes)\n", (unsigned long long)index,
-                len);
-        return -1;
-    }
-    uint64_t term = be64_get((const uint8_t *)val);
-    if (n->apply(n->apply_arg, index, term, (const uint8_t *)val + 8, len - 8) != 0) return -1;
-    atomic_store(&n->applied, index);
-    return 0;
-}
-
-/* Entries (applied, last] are durable but were not applied before the last stop. */
-static int replay(node *n, uint64_t applied, uint64_t last)
-{
-    if (applied >= last) return 0;
-    rocksdb_iterator_t *it =
-        rocksdb_create_iterator_cf(n->st->db, n->st->ro, n->st->cf[STORAGE_CF_RAFTLOG]);
-    uint8_t k[8];
-    log_key(k, applied + 1);
-    int rc = 0;
-    uint64_t want = applied + 1;
-    for (rocksdb_iter_seek(it, (const char *)k, 8); rocksdb_iter_valid(it) && want <= last;
-         rocksdb_iter_next(it), want++) {
-        size_t kl, vl;
-        const char *key = rocksdb_iter_key(it, &kl);
-        if (kl != 8 || be64_get((const uint8_t *)key) != want) {
-            fprintf(stderr, "coord: log has a gap at index %llu\n", (unsigned long long)want);
-            rc = -1;
-            break;
-        }
-        const char *val = rocksdb_iter_value(it, &vl);
-        if (apply_one(n, want, val, vl) != 0) {
-            rc = -1;
-            break;
-        }
-    }
-    if (rc == 0 && want <= last) {
-        fprintf(stderr, "coord: log ends at %llu, expected %llu\n", (unsigned long long)(want - 1),
-                (unsigned long long)last);
-        rc = -1;
-    }
-    rocksdb_iter_destroy(it);
+    uint64_t applied = atomic_load(&n->applied);
+    if (applied < n->last_snapshot_index + n->o.snapshot_count) return 0;
+    raft_snapshot_meta meta;
+    if (raft_snapshot_point(n->core, &meta) != RAFT_OK) return 0;
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    int rc = raft_store_compact(n->rs, b, &meta, n->o.log_keep_entries);
+    /* Unsynced: it is written after the apply batches it depends on, in the same WAL. */
+    if (rc == 0) rc = write_batch(n, b, false);
+    rocksdb_writebatch_destroy(b);
+    if (rc == 0) n->last_snapshot_index = meta.index;
     return rc;
 }
 
-/* Writes the queued proposals as log entries in one synced batch, then applies them. */
-static int append_and_apply(node *n, struct proposal *list)
+static int handle_ready(node *n)
 {
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    uint64_t index = atomic_load(&n->last_index);
-    uint64_t term = atomic_load(&n->term);
-    for (struct proposal *p = list; p; p = p->next) {
-        uint8_t k[8];
-        log_key(k, ++index);
-        /* The entry's term travels in front of it: [be64 term][entry]. */
-        be64_put(p->data, term);
-        rocksdb_writebatch_put_cf(b, n->st->cf[STORAGE_CF_RAFTLOG], (const char *)k, 8,
-                                  (const char *)p->data, p->len);
-    }
-    /* Trim the log behind the applied index. Earlier apply batches are in the same WAL before
-     * this synced write, so they are durable by the time the entries they came from are gone. */
-    uint64_t applied = atomic_load(&n->applied);
-    if (applied > n->keep && applied - n->keep > n->first_index + 1024) {
-        uint8_t lo[8], hi[8];
-        log_key(lo, 0);
-        log_key(hi, applied - n->keep);
-        rocksdb_writebatch_delete_range_cf(b, n->st->cf[STORAGE_CF_RAFTLOG], (const char *)lo, 8,
-                                           (const char *)hi, 8);
-        n->first_index = applied - n->keep;
-    }
-    char *err = NULL;
-    rocksdb_write(n->st->db, n->st->sync_wo, b, &err);
-    rocksdb_writebatch_destroy(b);
-    if (err) {
-        fprintf(stderr, "coord: writing the log: %s\n", err);
-        free(err);
+    struct raft_ready rd;
+    int rc = raft_ready(n->core, &rd);
+    if (rc != RAFT_OK) {
+        fprintf(stderr, "coord: raft ready: %s\n", raft_strerror(rc));
         return -1;
     }
-    index = atomic_load(&n->last_index);
-    for (struct proposal *p = list; p; p = p->next) {
-        index++;
-        atomic_store(&n->last_index, index);
-        if (apply_one(n, index, (const char *)p->data, p->len) != 0) return -1;
+    if (rd.has_soft_state) atomic_store(&n->leader, rd.soft.leader);
+    if (rd.snapshot) {
+        fprintf(stderr,
+                "coord: received a snapshot at %llu; installing snapshots is not "
+                "supported yet\n",
+                (unsigned long long)rd.snapshot->meta.index);
+        return -1;
     }
-    return 0;
+    for (size_t i = 0; i < rd.n_messages; i++)
+        if (!raft_msg_needs_durable(&rd.messages[i])) send_msg(n, &rd.messages[i]);
+    if (rd.n_entries || rd.has_hard_state) {
+        rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+        raft_store_stage(n->rs, b, &rd);
+        rc = write_batch(n, b, rd.must_sync);
+        rocksdb_writebatch_destroy(b);
+        if (rc != 0) return -1;
+        raft_store_staged_written(n->rs);
+        if (rd.has_hard_state) {
+            atomic_store(&n->term, rd.hard_state.term);
+            atomic_store(&n->commit, rd.hard_state.commit);
+        }
+    }
+    for (size_t i = 0; i < rd.n_messages; i++)
+        if (raft_msg_needs_durable(&rd.messages[i])) send_msg(n, &rd.messages[i]);
+    for (size_t i = 0; i < rd.n_committed; i++) {
+        const raft_entry *e = &rd.committed[i];
+        bool normal = e->type == RAFT_ENTRY_NORMAL;
+        if (n->o.apply(n->o.apply_arg, e->index, e->term, normal ? e->data : NULL,
+                       normal ? e->len : 0) != 0)
+            return -1;
+        atomic_store(&n->applied, e->index);
+    }
+    for (size_t i = 0; i < rd.n_read_states; i++) {
+        const raft_read_state *s = &rd.read_states[i];
+        if (s->ctx_len != 8) continue;
+        uint64_t seq = be64_get(s->ctx);
+        for (struct read_batch *b = n->batches; b; b = b->next)
+            if (b->seq == seq) b->index = s->index ? s->index : 1;
+    }
+    rc = raft_advance(n->core, &rd);
+    if (rc != RAFT_OK) {
+        fprintf(stderr, "coord: raft advance: %s\n", raft_strerror(rc));
+        return -1;
+    }
+    run_applied_reads(n);
+    return maybe_compact(n);
 }
 
-static void free_list(struct proposal *p)
+/* All reads that arrived together ask the core once. */
+static void ask_read_index(node *n, struct item *reads)
 {
-    while (p) {
-        struct proposal *next = p->next;
-        free(p);
-        p = next;
+    if (!reads) return;
+    struct read_batch *b = calloc(1, sizeof(*b));
+    if (!b) {
+        fail_reads(n, reads, COORD_ERR_INTERNAL);
+        return;
+    }
+    b->seq = ++n->next_seq;
+    b->since_ms = now_ms();
+    b->reads = reads;
+    uint8_t ctx[8];
+    be64_put(ctx, b->seq);
+    if (raft_read_index(n->core, ctx, sizeof(ctx)) != RAFT_OK) {
+        /* No leader yet: the reads wait for one (and time out in the end). */
+        free(b);
+        while (reads) {
+            struct item *next = reads->next;
+            list_push(&n->reads_waiting, reads);
+            reads = next;
+        }
+        return;
+    }
+    b->next = n->batches;
+    n->batches = b;
+}
+
+static void propose_item(node *n, struct item *it)
+{
+    int rc = raft_propose(n->core, it->data, it->len, NULL);
+    if (rc == RAFT_ERR_DROPPED) {
+        list_push(&n->retry, it); /* no leader yet */
+        return;
+    }
+    if (rc != RAFT_OK) fprintf(stderr, "coord: a proposal was refused: %s\n", raft_strerror(rc));
+    item_free(it);
+}
+
+static void process_inbox(node *n, struct item *list)
+{
+    struct item *reads = NULL, **reads_tail = &reads;
+    while (list) {
+        struct item *it = list;
+        list = it->next;
+        it->next = NULL;
+        switch (it->kind) {
+        case ITEM_PROPOSAL:
+            propose_item(n, it);
+            break;
+        case ITEM_READ:
+            *reads_tail = it;
+            reads_tail = &it->next;
+            break;
+        case ITEM_MESSAGE:
+            raft_step(n->core, &it->msg);
+            item_free(it);
+            break;
+        case ITEM_UNREACHABLE:
+            raft_report_unreachable(n->core, it->id);
+            item_free(it);
+            break;
+        case ITEM_TRANSFER:
+            raft_transfer_leader(n->core, it->id);
+            item_free(it);
+            break;
+        }
+    }
+    ask_read_index(n, reads);
+}
+
+/* Each tick: the core's clock, then retries and timeouts of work waiting for a leader. */
+static void on_tick(node *n)
+{
+    raft_tick(n->core);
+    if (n->o.on_tick) n->o.on_tick(n->o.cb_arg);
+    int64_t now = now_ms();
+    struct item *retry = n->retry.head;
+    n->retry.head = n->retry.tail = NULL;
+    while (retry) {
+        struct item *next = retry->next;
+        if (now - retry->since_ms > n->o.request_timeout_ms)
+            item_free(retry);
+        else
+            propose_item(n, retry);
+        retry = next;
+    }
+    struct item *waiting = n->reads_waiting.head, *keep = NULL, **keep_tail = &keep;
+    n->reads_waiting.head = n->reads_waiting.tail = NULL;
+    while (waiting) {
+        struct item *next = waiting->next;
+        waiting->next = NULL;
+        if (now - waiting->since_ms > n->o.request_timeout_ms) {
+            fail_reads(n, waiting, COORD_ERR_TIMEOUT);
+        } else {
+            *keep_tail = waiting;
+            keep_tail = &waiting->next;
+        }
+        waiting = next;
+    }
+    ask_read_index(n, keep);
+    struct read_batch **pp = &n->batches;
+    while (*pp) {
+        struct read_batch *b = *pp;
+        if (now - b->since_ms > n->o.request_timeout_ms) {
+            *pp = b->next;
+            fail_reads(n, b->reads, COORD_ERR_TIMEOUT);
+            free(b);
+        } else {
+            pp = &b->next;
+        }
     }
 }
 
 static void *node_main(void *arg)
 {
     node *n = arg;
+    n->next_tick_ms = now_ms() + n->o.tick_ms;
     for (;;) {
         pthread_mutex_lock(&n->mu);
-        while (!n->head && !n->stopping) {
+        while (!n->inbox.head && !n->stopping && now_ms() < n->next_tick_ms) {
+            int64_t wait = n->next_tick_ms - now_ms();
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += (long)(n->tick_ms % 1000) * 1000000L;
-            ts.tv_sec += n->tick_ms / 1000 + ts.tv_nsec / 1000000000L;
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
             ts.tv_nsec %= 1000000000L;
             pthread_cond_timedwait(&n->cv, &n->mu, &ts);
         }
-        struct proposal *list = n->head;
-        n->head = n->tail = NULL;
+        struct item *list = n->inbox.head;
+        n->inbox.head = n->inbox.tail = NULL;
         bool stopping = n->stopping;
         pthread_mutex_unlock(&n->mu);
         if (stopping) {
-            free_list(list);
+            while (list) {
+                struct item *next = list->next;
+                if (list->kind == ITEM_READ)
+                    fail_reads(n, list, COORD_ERR_STOPPED);
+                else
+                    item_free(list);
+                list = next;
+            }
             break;
         }
-        int rc = append_and_apply(n, list);
-        free_list(list);
+        process_inbox(n, list);
+        if (now_ms() >= n->next_tick_ms) {
+            on_tick(n);
+            n->next_tick_ms += n->o.tick_ms;
+            /* After a stall, tick once and start over rather than fire a burst. */
+            if (n->next_tick_ms < now_ms()) n->next_tick_ms = now_ms() + n->o.tick_ms;
+        }
+        int rc = 0;
+        while (rc == 0 && raft_has_ready(n->core)) rc = handle_ready(n);
         if (rc != 0) {
             atomic_store(&n->failed, true);
-            fprintf(stderr, "coord: the node stopped applying after a storage failure\n");
+            fprintf(stderr, "coord: the node stopped after a storage or consensus failure\n");
             pthread_mutex_lock(&n->mu);
             n->stopping = true;
-            free_list(n->head);
-            n->head = n->tail = NULL;
             pthread_mutex_unlock(&n->mu);
+            if (n->o.on_fatal) n->o.on_fatal(n->o.cb_arg);
             break;
         }
     }
     return NULL;
 }
 
+/* ---------------------------------------------------------------- lifecycle ------------- */
+
 int node_start(const node_opts *o, node **out)
 {
     node *n = calloc(1, sizeof(*n));
     if (!n) return -1;
-    n->st = o->st;
-    n->apply = o->apply;
-    n->apply_arg = o->apply_arg;
-    n->tick_ms = o->tick_ms > 0 ? o->tick_ms : 100;
-    n->keep = o->log_keep_entries;
+    n->o = *o;
+    if (n->o.tick_ms <= 0) n->o.tick_ms = 100;
+    if (n->o.election_ticks <= 1) n->o.election_ticks = 10;
+    if (n->o.request_timeout_ms <= 0) n->o.request_timeout_ms = 7000;
+    if (n->o.snapshot_count == 0) n->o.snapshot_count = 10000;
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
+    pthread_mutex_init(&n->rmu, NULL);
+    pthread_cond_init(&n->rcv, NULL);
+    if (raft_store_open(o->st, &n->rs) != 0) goto fail_free_node;
 
-    uint64_t first, last, term = 0;
-    int found = 0;
-    if (log_bounds(n->st, &first, &last) != 0) goto fail_free_node;
-    if (storage_get_u64(n->st, STORAGE_CF_RAFTMETA, TERM_KEY, &term, &found) != 0)
-        goto fail_free_node;
-    /* Every start is a new term, as a one-member election would make it; a fresh member starts
-     * at term 2 as etcd's does (term 1 is its bootstrap). */
-    term = found ? term + 1 : 2;
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-    storage_batch_put_u64(b, n->st, STORAGE_CF_RAFTMETA, TERM_KEY, term);
-    char *err = NULL;
-    rocksdb_write(n->st->db, n->st->sync_wo, b, &err);
-    rocksdb_writebatch_destroy(b);
-    if (err) {
-        fprintf(stderr, "coord: writing the term: %s\n", err);
-        free(err);
-        goto fail_free_node;
+    raft_config rc;
+    raft_config_init(&rc);
+    rc.id = o->self_id;
+    rc.voters = o->voters;
+    rc.n_voters = o->n_voters;
+    rc.storage = raft_store_view(n->rs);
+    rc.applied = o->applied_index;
+    rc.election_tick = n->o.election_ticks;
+    rc.heartbeat_tick = 1;
+    rc.seed = o->seed ? o->seed : o->self_id;
+    rc.max_msg_bytes = 1024 * 1024;
+    rc.max_inflight_msgs = 256;
+    rc.max_committed_bytes = 16 * 1024 * 1024;
+    rc.pre_vote = true;
+    rc.check_quorum = true;
+    if (o->debug_log) {
+        rc.log = raft_log_line;
+        rc.log_level = RAFT_LOG_INFO;
     }
-    atomic_store(&n->term, term);
-    if (last < o->applied_index) {
-        /* The state machine is ahead of the log only if the log was trimmed to nothing. */
-        last = o->applied_index;
+    int err = raft_new(&rc, &n->core);
+    if (err != RAFT_OK) {
+        fprintf(stderr, "coord: starting raft: %s\n", raft_strerror(err));
+        goto fail_close_store;
     }
-    n->first_index = first;
-    atomic_store(&n->last_index, last);
-    atomic_store(&n->applied, o->applied_index);
-    if (replay(n, o->applied_index, last) != 0) goto fail_free_node;
-    if (pthread_create(&n->thread, NULL, node_main, n) != 0) goto fail_free_node;
-    /* A new term begins with an empty entry, as a Raft leader's does: it commits the term. */
-    if (node_propose(n, NULL, 0) != 0) {
-        node_stop(n);
-        return -1;
-    }
+    raft_status st;
+    raft_status_get(n->core, &st);
+    atomic_store(&n->term, st.hard_state.term);
+    atomic_store(&n->commit, st.hard_state.commit);
+    atomic_store(&n->applied, st.applied);
+    n->last_snapshot_index = st.applied;
+    /* Like etcd's initial election tick advance: the first election comes after about one tick
+     * instead of a whole timeout; a member alone elects itself at once. */
+    if (st.conf.n_voters == 1 && st.conf.voters[0] == o->self_id && st.conf.n_voters_outgoing == 0)
+        raft_campaign(n->core);
+    else
+        for (int i = 0; i < n->o.election_ticks - 2; i++) raft_tick(n->core);
+    /* Committed entries not yet applied (a restart) are handed out by the first readies. */
+    int hrc = 0;
+    while (hrc == 0 && raft_has_ready(n->core)) hrc = handle_ready(n);
+    if (hrc != 0) goto fail_free_raft;
+
+    for (int i = 0; i < NODE_READERS; i++)
+        if (pthread_create(&n->readers[i], NULL, reader_main, n) != 0) goto fail_free_raft;
+    if (pthread_create(&n->thread, NULL, node_main, n) != 0) goto fail_stop_readers;
     *out = n;
     return 0;
 
+fail_stop_readers:
+    pthread_mutex_lock(&n->rmu);
+    n->rstop = true;
+    pthread_cond_broadcast(&n->rcv);
+    pthread_mutex_unlock(&n->rmu);
+    for (int i = 0; i < NODE_READERS; i++) pthread_join(n->readers[i], NULL);
+fail_free_raft:
+    raft_free(n->core);
+fail_close_store:
+    raft_store_close(n->rs);
 fail_free_node:
+    pthread_cond_destroy(&n->rcv);
+    pthread_mutex_destroy(&n->rmu);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
     free(n);
@@ -259,36 +540,119 @@ fail_free_node:
 
 int node_propose(node *n, const uint8_t *entry, size_t len)
 {
-    struct proposal *p = malloc(sizeof(*p) + 8 + len);
-    if (!p) return -1;
-    p->next = NULL;
-    p->len = 8 + len;
-    if (len) memcpy(p->data + 8, entry, len);
-    pthread_mutex_lock(&n->mu);
-    if (n->stopping) {
-        pthread_mutex_unlock(&n->mu);
-        free(p);
+    struct item *it = calloc(1, sizeof(*it) + len);
+    if (!it) return -1;
+    it->kind = ITEM_PROPOSAL;
+    it->len = len;
+    if (len) memcpy(it->data, entry, len);
+    if (enqueue(n, it) != 0) {
+        free(it);
         return -1;
     }
-    if (n->tail)
-        n->tail->next = p;
-    else
-        n->head = p;
-    n->tail = p;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
     return 0;
 }
 
-void node_stop(node *n)
+int node_read_index(node *n, node_read_fn fn, void *arg)
 {
-    if (!n) return;
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) return -1;
+    it->kind = ITEM_READ;
+    it->read_fn = fn;
+    it->read_arg = arg;
+    if (enqueue(n, it) != 0) {
+        free(it);
+        return -1;
+    }
+    return 0;
+}
+
+void node_receive(node *n, uint64_t from, const uint8_t *msg, size_t len)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) return;
+    it->kind = ITEM_MESSAGE;
+    if (raft_msg_decode(msg, len, &it->msg) != RAFT_OK) {
+        fprintf(stderr, "coord: dropped an undecodable raft message from %016llx\n",
+                (unsigned long long)from);
+        free(it);
+        return;
+    }
+    if (it->msg.to != n->o.self_id || it->msg.from != from) {
+        item_free(it);
+        return;
+    }
+    if (enqueue(n, it) != 0) item_free(it);
+}
+
+void node_report_unreachable(node *n, uint64_t id)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) return;
+    it->kind = ITEM_UNREACHABLE;
+    it->id = id;
+    if (enqueue(n, it) != 0) free(it);
+}
+
+int node_transfer_leader(node *n, uint64_t target)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) return -1;
+    it->kind = ITEM_TRANSFER;
+    it->id = target;
+    if (enqueue(n, it) != 0) {
+        free(it);
+        return -1;
+    }
+    return 0;
+}
+
+void node_halt(node *n)
+{
+    if (!n || n->halted) return;
     pthread_mutex_lock(&n->mu);
     n->stopping = true;
     pthread_cond_signal(&n->cv);
     pthread_mutex_unlock(&n->mu);
     pthread_join(n->thread, NULL);
-    free_list(n->head);
+    n->halted = true;
+    /* Whatever still waits on the node thread's lists gets an answer. */
+    struct item *it = n->retry.head;
+    while (it) {
+        struct item *next = it->next;
+        item_free(it);
+        it = next;
+    }
+    n->retry.head = n->retry.tail = NULL;
+    fail_reads(n, n->reads_waiting.head, COORD_ERR_STOPPED);
+    n->reads_waiting.head = n->reads_waiting.tail = NULL;
+    while (n->batches) {
+        struct read_batch *b = n->batches;
+        n->batches = b->next;
+        fail_reads(n, b->reads, COORD_ERR_STOPPED);
+        free(b);
+    }
+    pthread_mutex_lock(&n->rmu);
+    n->rstop = true;
+    pthread_cond_broadcast(&n->rcv);
+    pthread_mutex_unlock(&n->rmu);
+    for (int i = 0; i < NODE_READERS; i++) pthread_join(n->readers[i], NULL);
+}
+
+void node_free(node *n)
+{
+    if (!n) return;
+    node_halt(n);
+    /* Items queued after the thread stopped were refused; anything left is freed here. */
+    struct item *it = n->inbox.head;
+    while (it) {
+        struct item *next = it->next;
+        item_free(it);
+        it = next;
+    }
+    raft_free(n->core);
+    raft_store_close(n->rs);
+    pthread_cond_destroy(&n->rcv);
+    pthread_mutex_destroy(&n->rmu);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
     free(n);
@@ -300,11 +664,15 @@ uint64_t node_term(node *n)
 }
 uint64_t node_commit_index(node *n)
 {
-    return atomic_load(&n->last_index);
+    return atomic_load(&n->commit);
 }
 uint64_t node_applied_index(node *n)
 {
     return atomic_load(&n->applied);
+}
+uint64_t node_leader(node *n)
+{
+    return atomic_load(&n->leader);
 }
 bool node_failed(node *n)
 {

@@ -1,18 +1,26 @@
-/* node: the ordered, durable log of a member and the loop that feeds the apply step.
+/* node: the member's Raft node loop — the only thread that touches the Raft core.
  *
- * Proposals from any thread are queued; the node thread takes everything queued, appends it to
- * the log column family in ONE synced RocksDB write (group commit: all proposals that arrived
- * meanwhile share one fsync), then hands each entry, in log order, to the apply callback. An
- * entry is applied only after it is durable, and the apply callback records the applied index
- * in its own (unsynced) batch, so after a crash node_start replays exactly the entries after the
- * applied index. The log is trimmed behind the applied index (keeping a tail for catch-up).
+ * Proposals, read requests and peer messages from any thread are queued; the node thread
+ * steps the core with them, ticks it every tick_ms, and handles each ready in this order:
+ *   1. messages that may leave before the local write (a leader's appends) are sent, so the
+ *      followers persist while the leader does;
+ *   2. the ready's entries and hard state are written in ONE RocksDB batch, synced when the core
+ *      asks (group commit: every proposal that arrived meanwhile shares one fsync);
+ *   3. the other messages (votes, acks) are sent — only now, as they promise durable state;
+ *   4. committed entries go to the apply callback in log order (the apply step records the
+ *      applied index in its own unsynced batch; a crash replays from the log);
+ *   5. read requests whose read index is applied are answered on a reader thread.
+ * Every snapshot_count applied entries the node records a snapshot point and trims the log
+ * behind it (keeping log_keep_entries for followers that lag).
  *
- * This is a one-member log: every durable entry is committed. The Raft core replaces the
- * commit decision without changing the apply side.
+ * A proposal or read that finds no leader is retried every tick; reads give up after
+ * request_timeout_ms with "request timed out". Writes are timed out by the server's waiters.
  */
 #ifndef COORD_NODE_H
 #define COORD_NODE_H
 
+#include "errors.h"
+#include "peer.h"
 #include "storage.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,31 +28,55 @@
 
 typedef struct node node;
 
-/* Applies the committed entry at index. Returns 0, or -1 when the state machine can no longer be
- * trusted (the node stops applying and the server shuts down). */
+/* Applies the committed entry at index (len 0: nothing to apply but the index itself). Returns
+ * 0, or -1 when the state machine can no longer be trusted (the node stops). */
 typedef int (*node_apply_fn)(void *arg, uint64_t index, uint64_t term, const uint8_t *entry,
                              size_t len);
+/* A linearizable read may run now (err == COORD_OK), on a reader thread; or it failed. */
+typedef void (*node_read_fn)(void *arg, coord_err err);
 
 typedef struct node_opts {
     storage *st;
     uint64_t applied_index; /* the state machine's, read at start */
     node_apply_fn apply;
     void *apply_arg;
-    int64_t tick_ms;           /* heartbeat interval */
-    uint64_t log_keep_entries; /* entries kept behind the applied index */
+    void (*on_tick)(void *arg); /* every tick, on the node thread */
+    void (*on_fatal)(void *arg);
+    void *cb_arg;
+    uint64_t self_id;
+    const uint64_t *voters; /* bootstrap membership of a new cluster */
+    size_t n_voters;
+    peer_transport *peers; /* NULL: a cluster of one */
+    int64_t tick_ms;       /* heartbeat interval */
+    int election_ticks;    /* election timeout / heartbeat interval */
+    uint64_t snapshot_count;
+    uint64_t log_keep_entries;
+    int64_t request_timeout_ms;
+    uint64_t seed;
+    bool debug_log; /* Raft's decision log to stderr */
 } node_opts;
 
-/* Opens the log, starts a new term, replays (applied_index, last] through apply, then starts the
- * node thread. */
 int node_start(const node_opts *o, node **out);
 /* Queues a copy of entry for the log. Fails once the node is stopping. */
 int node_propose(node *n, const uint8_t *entry, size_t len);
-/* Waits until the node thread has stopped (queued proposals are dropped) and frees it. */
-void node_stop(node *n);
+/* Asks for a read point; fn(arg, COORD_OK) runs on a reader thread once the member has applied
+ * everything committed before the call. Reads arriving together share one ReadIndex round. */
+int node_read_index(node *n, node_read_fn fn, void *arg);
+/* An encoded Raft message from a peer (any thread). Garbage is dropped. */
+void node_receive(node *n, uint64_t from, const uint8_t *msg, size_t len);
+/* Transport feedback. */
+void node_report_unreachable(node *n, uint64_t id);
+/* Asks the core to hand leadership to target. */
+int node_transfer_leader(node *n, uint64_t target);
+/* Stops the node thread and the readers; queued and waiting reads are answered "server stopped".
+ * Afterwards every call but node_free fails harmlessly (other threads may still make them). */
+void node_halt(node *n);
+void node_free(node *n);
 
 uint64_t node_term(node *n);
 uint64_t node_commit_index(node *n);
 uint64_t node_applied_index(node *n);
+uint64_t node_leader(node *n); /* 0: none known */
 bool node_failed(node *n);
 
 #endif

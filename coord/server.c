@@ -4,6 +4,15 @@
 #include "rpc.pb.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 uint64_t server_next_request_id(coord_server *s)
 {
@@ -54,7 +63,8 @@ void server_propose(coord_server *s, rpc_unary *call, int type, const uint8_t *r
         server_fail(call, COORD_ERR_INTERNAL);
         return;
     }
-    if (wait_register(s->waits, id, reply_when_applied, call) != 0) {
+    if (wait_register(s->waits, id, reply_when_applied, call,
+                      server_now_ms() + s->request_timeout_ms) != 0) {
         free(entry);
         server_fail(call, COORD_ERR_INTERNAL);
         return;
@@ -64,4 +74,45 @@ void server_propose(coord_server *s, rpc_unary *call, int type, const uint8_t *r
     /* If the node refused it, nobody will trigger the waiter: answer here, unless shutdown's
      * cancel_all got there first. */
     if (rc != 0 && wait_forget(s->waits, id)) server_fail(call, COORD_ERR_STOPPED);
+}
+
+struct deferred_read {
+    coord_server *s;
+    rpc_unary *call;
+    server_read_fn fn;
+    size_t len;
+    uint8_t req[];
+};
+
+static void run_deferred_read(void *arg, coord_err err)
+{
+    struct deferred_read *d = arg;
+    if (err != COORD_OK)
+        server_fail(d->call, err);
+    else
+        d->fn(d->s, d->call, d->req, d->len);
+    free(d);
+}
+
+void server_read(coord_server *s, rpc_unary *call, bool linearizable, server_read_fn fn,
+                 const uint8_t *req, size_t len)
+{
+    if (!linearizable) {
+        fn(s, call, req, len);
+        return;
+    }
+    struct deferred_read *d = malloc(sizeof(*d) + len);
+    if (!d) {
+        server_fail(call, COORD_ERR_INTERNAL);
+        return;
+    }
+    d->s = s;
+    d->call = call;
+    d->fn = fn;
+    d->len = len;
+    if (len) memcpy(d->req, req, len);
+    if (node_read_index(s->log, run_deferred_read, d) != 0) {
+        free(d);
+        server_fail(call, COORD_ERR_STOPPED);
+    }
 }

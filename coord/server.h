@@ -15,8 +15,18 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* A member of the cluster as this member knows it. */
+typedef struct server_member {
+    uint64_t id;
+    const config_member *boot; /* its --initial-cluster entry */
+} server_member;
+
 typedef struct coord_server {
     const coord_config *cfg;
+    server_member members[CONFIG_MAX_MEMBERS];
+    size_t n_members;
+    struct peer_transport *peers; /* NULL until started */
+    rpc_server *peer_rpc;         /* the peer URLs' listener */
     storage *st;
     mvcc *kv;
     node *log;
@@ -33,7 +43,11 @@ typedef struct coord_server {
      * commit is visible to readers). Watches hang here; NULL when nothing listens. */
     void (*on_revision)(void *arg, int64_t rev);
     void *on_revision_arg;
+    /* etcd's request timeout: 5 s + 2 election timeouts. */
+    int64_t request_timeout_ms;
 } coord_server;
+
+int64_t server_now_ms(void); /* CLOCK_MONOTONIC, in ms */
 
 uint64_t server_next_request_id(coord_server *s);
 
@@ -50,6 +64,13 @@ void server_propose(coord_server *s, rpc_unary *call, int type, const uint8_t *r
 
 /* Answers a unary call with one of etcd's errors. */
 void server_fail(rpc_unary *call, coord_err e);
+
+/* Serves a read: at once when serializable, else once a ReadIndex round says this member has
+ * applied everything committed before the call (linearizable). fn gets the request bytes (a
+ * copy, when deferred) and answers the call. */
+typedef void (*server_read_fn)(coord_server *s, rpc_unary *call, const uint8_t *req, size_t len);
+void server_read(coord_server *s, rpc_unary *call, bool linearizable, server_read_fn fn,
+                 const uint8_t *req, size_t len);
 
 /* Service registration, one per etcd service (each in its own file). */
 int kv_service_register(coord_server *s);

@@ -5,6 +5,7 @@
 
 struct waiter {
     uint64_t id;
+    int64_t deadline_ms;
     wait_fn fn;
     void *arg;
     struct waiter *next;
@@ -42,11 +43,12 @@ void wait_destroy(wait_registry *w)
     free(w);
 }
 
-int wait_register(wait_registry *w, uint64_t id, wait_fn fn, void *arg)
+int wait_register(wait_registry *w, uint64_t id, wait_fn fn, void *arg, int64_t deadline_ms)
 {
     struct waiter *n = malloc(sizeof(*n));
     if (!n) return -1;
     n->id = id;
+    n->deadline_ms = deadline_ms;
     n->fn = fn;
     n->arg = arg;
     size_t b = bucket_of(id);
@@ -107,6 +109,32 @@ void wait_cancel_all(wait_registry *w, coord_err err)
             list->fn(list->arg, err, NULL);
             free(list);
             list = next;
+        }
+    }
+}
+
+void wait_expire(wait_registry *w, int64_t now_ms, coord_err err)
+{
+    for (size_t b = 0; b < WAIT_BUCKETS; b++) {
+        struct waiter *due = NULL;
+        pthread_mutex_lock(&w->mu);
+        struct waiter **pp = &w->buckets[b];
+        while (*pp) {
+            struct waiter *n = *pp;
+            if (n->deadline_ms && n->deadline_ms <= now_ms) {
+                *pp = n->next;
+                n->next = due;
+                due = n;
+            } else {
+                pp = &n->next;
+            }
+        }
+        pthread_mutex_unlock(&w->mu);
+        while (due) {
+            struct waiter *next = due->next;
+            due->fn(due->arg, err, NULL);
+            free(due);
+            due = next;
         }
     }
 }

@@ -19,7 +19,10 @@ typedef struct wait_registry wait_registry;
 
 int wait_create(wait_registry **out);
 void wait_destroy(wait_registry *w);
-int wait_register(wait_registry *w, uint64_t id, wait_fn fn, void *arg);
+/* deadline_ms (CLOCK_MONOTONIC ms; 0: none): wait_expire answers the waiter with `err` then. */
+int wait_register(wait_registry *w, uint64_t id, wait_fn fn, void *arg, int64_t deadline_ms);
+/* Answers every waiter whose deadline is at or before now_ms with err. */
+void wait_expire(wait_registry *w, int64_t now_ms, coord_err err);
 /* Runs the waiter of id, if any, and forgets it. Returns 1 if there was one (response consumed),
  * 0 if not (response left to the caller). */
 int wait_trigger(wait_registry *w, uint64_t id, coord_err err, grpc_byte_buffer *response);
