@@ -3,6 +3,7 @@
 #include "apply_lease.h"
 #include "arena.h"
 #include "kv_exec.h"
+#include "members.h"
 #include "pbx.h"
 
 #include <grpc/byte_buffer.h>
@@ -208,6 +209,8 @@ int apply_entry(void *arg, uint64_t index, uint64_t term, const uint8_t *entry, 
         return apply_lease_revoke(s, id, index, term, req, req_len);
     case ENTRY_LEASE_CHECKPOINT:
         return apply_lease_checkpoint(s, id, index, term, req, req_len);
+    case ENTRY_MEMBER_ATTR:
+        return members_apply_attr(s, index, req, req_len);
     default:
         fprintf(stderr, "coord: entry %llu has unknown type %d; skipped\n",
                 (unsigned long long)index, type);

@@ -17,13 +17,14 @@
 
 enum entry_type {
     ENTRY_NOOP = 0,
-    ENTRY_PUT = 1,          /* etcdserverpb.PutRequest */
-    ENTRY_DELETE_RANGE = 2, /* etcdserverpb.DeleteRangeRequest */
-    ENTRY_TXN = 3,          /* etcdserverpb.TxnRequest */
-    ENTRY_COMPACT = 4,      /* etcdserverpb.CompactionRequest */
+    ENTRY_PUT = 1,              /* etcdserverpb.PutRequest */
+    ENTRY_DELETE_RANGE = 2,     /* etcdserverpb.DeleteRangeRequest */
+    ENTRY_TXN = 3,              /* etcdserverpb.TxnRequest */
+    ENTRY_COMPACT = 4,          /* etcdserverpb.CompactionRequest */
     ENTRY_LEASE_GRANT = 5,      /* etcdserverpb.LeaseGrantRequest, its ID chosen */
     ENTRY_LEASE_REVOKE = 6,     /* etcdserverpb.LeaseRevokeRequest */
     ENTRY_LEASE_CHECKPOINT = 7, /* etcdserverpb.LeaseCheckpointRequest */
+    ENTRY_MEMBER_ATTR = 8,      /* etcdserverpb.Member: a member's name and client URLs */
 };
 
 #define ENTRY_HEADER_LEN 9

@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "lease_expiry.h"
 #include "lease_store.h"
+#include "members.h"
 #include "peer.h"
 #include "server.h"
 
@@ -94,10 +95,12 @@ static int start_peers(coord_server *s, const coord_config *cfg)
     return 0;
 }
 
-static void expire_waiters(void *arg)
+/* Every tick, on the node thread. */
+static void server_tick(void *arg)
 {
     coord_server *s = arg;
     wait_expire(s->waits, server_now_ms(), COORD_ERR_TIMEOUT);
+    members_tick(s);
 }
 
 static void node_fatal(void *arg)
@@ -221,7 +224,7 @@ int main(int argc, char **argv)
                     .applied_index = mvcc_applied_index(s.kv),
                     .apply = apply_entry,
                     .apply_arg = &actx,
-                    .on_tick = expire_waiters,
+                    .on_tick = server_tick,
                     .on_fatal = node_fatal,
                     .cb_arg = &s,
                     .self_id = s.member_id,

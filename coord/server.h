@@ -43,6 +43,9 @@ typedef struct coord_server {
      * commit is visible to readers). Watches hang here; NULL when nothing listens. */
     void (*on_revision)(void *arg, int64_t rev);
     void *on_revision_arg;
+    /* This member's attributes were applied (members.c); ticks since it started asking. */
+    _Atomic bool attr_published;
+    uint64_t attr_ticks;
     /* etcd's request timeout: 5 s + 2 election timeouts. */
     int64_t request_timeout_ms;
 } coord_server;
