@@ -31,6 +31,7 @@ for f in "${files[@]}"; do
     differ=1
   fi
 done
+# shellcheck disable=SC2034  # read by fail() in lib.sh
 FAIL_SHOW_LOGS=0
 [ $differ -eq 0 ] || fail "answers differ from etcd's (diff above)"
 pass
