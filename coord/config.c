@@ -31,6 +31,7 @@ enum flag_id {
     F_SNAPSHOT_COUNT,
     F_QUOTA,
     F_LOG_LEVEL,
+    F_WATCH_PROGRESS,
     F_VERSION,
     F_HELP,
 };
@@ -52,6 +53,7 @@ static const struct option flag_table[] = {
     {"snapshot-count", required_argument, NULL, F_SNAPSHOT_COUNT},
     {"quota-backend-bytes", required_argument, NULL, F_QUOTA},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
+    {"experimental-watch-progress-notify-interval", required_argument, NULL, F_WATCH_PROGRESS},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
     {NULL, 0, NULL, 0},
@@ -105,7 +107,11 @@ static const char usage_text[] =
     "\n"
     "Logging:\n"
     "  --log-level 'info'\n"
-    "    Configures log level. Only supports debug, info, warn, error.\n";
+    "    Configures log level. Only supports debug, info, warn, error.\n"
+    "\n"
+    "Experimental feature:\n"
+    "  --experimental-watch-progress-notify-interval '10m'\n"
+    "    Duration of periodical watch progress notification.\n";
 
 int config_parse_url(const char *s, config_url *u, const char **why)
 {
@@ -274,6 +280,39 @@ static int parse_int(const char *flag, const char *value, int64_t min, int64_t m
     return 0;
 }
 
+/* A Go duration ("10m", "1m30s", "1.5s", "100ms"), in whole milliseconds (at least 1). */
+static int parse_duration_ms(const char *flag, const char *value, int64_t *out, FILE *err)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1},
+                 {"s", 1e3},   {"m", 6e4},   {"h", 3.6e6}};
+    const char *p = value;
+    double total = 0;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double n = strtod(p, &end);
+        if (errno || end == p || n < 0) goto fail_parse;
+        size_t best = 0, best_len = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t len = strlen(units[i].unit);
+            if (strncmp(end, units[i].unit, len) == 0 && len > best_len) best = i, best_len = len;
+        }
+        if (!best_len) goto fail_parse;
+        total += n * units[best].ms;
+        p = end + best_len;
+    }
+    if (p == value || total < 1 || total > 9.2e15) goto fail_parse;
+    *out = (int64_t)total;
+    return 0;
+fail_parse:
+    fprintf(err, "coord: invalid value \"%s\" for flag --%s: not a duration of 1ms or more\n",
+            value, flag);
+    return -1;
+}
+
 static int set_defaults(coord_config *cfg, FILE *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -286,6 +325,7 @@ static int set_defaults(coord_config *cfg, FILE *err)
     cfg->election_ms = 1000;
     cfg->snapshot_count = 100000;
     cfg->log_level = LOG_INFO;
+    cfg->watch_progress_notify_ms = 10 * 60 * 1000;
     if (!cfg->name || !cfg->initial_cluster_token) return -1;
     if (url_list_parse("listen-client-urls", "http://localhost:2379", &cfg->listen_client_urls,
                        err) ||
@@ -472,6 +512,10 @@ enum config_result config_parse(coord_config *cfg, int argc, char **argv, FILE *
                         optarg);
                 goto fail_free_config;
             }
+            break;
+        case F_WATCH_PROGRESS:
+            if (parse_duration_ms(flag, optarg, &cfg->watch_progress_notify_ms, err))
+                goto fail_free_config;
             break;
         case F_VERSION:
             fprintf(out, "coord Version: %s\nAPI (etcd) Version: %s\n", COORD_VERSION,

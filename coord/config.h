@@ -52,6 +52,8 @@ typedef struct coord_config {
     uint64_t snapshot_count;        /* default 100000 */
     int64_t quota_backend_bytes;    /* default 0 = 2 GiB */
     enum log_level log_level;       /* default info */
+    /* --experimental-watch-progress-notify-interval, default 10 minutes */
+    int64_t watch_progress_notify_ms;
 } coord_config;
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = 2 };

@@ -8,6 +8,7 @@
 #include "members.h"
 #include "peer.h"
 #include "server.h"
+#include "watch_service.h"
 
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
 
     int rc = 1;
     lease_expiry *expiry = NULL;
+    watch_service *watches = NULL;
     coord_server s;
     memset(&s, 0, sizeof(s));
     s.cfg = &cfg;
@@ -211,7 +213,8 @@ int main(int argc, char **argv)
                           .max_recv_bytes = (size_t)cfg.max_request_bytes + 512 * 1024};
     if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_waits;
     if (kv_service_register(&s) || maintenance_service_register(&s) ||
-        cluster_service_register(&s) || coordpb_service_register(&s) || lease_service_register(&s))
+        cluster_service_register(&s) || coordpb_service_register(&s) || lease_service_register(&s) ||
+        watch_service_register(&s, &watches))
         goto fail_destroy_rpc;
     if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
 
@@ -259,6 +262,7 @@ fail_stop_node:
     lease_expiry_stop(expiry);
     rpc_server_shutdown(s.peer_rpc);
     node_halt(s.log);
+    watch_service_stop(watches);
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
     rpc_server_shutdown(s.rpc);
     peer_destroy(s.peers);
@@ -269,6 +273,7 @@ fail_destroy_peers:
     if (s.peers) peer_destroy(s.peers);
 fail_destroy_rpc:
     rpc_server_destroy(s.rpc);
+    watch_service_free(watches);
 fail_destroy_waits:
     wait_destroy(s.waits);
     grpc_shutdown();
