@@ -11,7 +11,15 @@
 #include <string.h>
 #include <time.h>
 
-enum item_kind { ITEM_PROPOSAL, ITEM_READ, ITEM_MESSAGE, ITEM_UNREACHABLE, ITEM_TRANSFER };
+enum item_kind {
+    ITEM_PROPOSAL,
+    ITEM_READ,
+    ITEM_MESSAGE,
+    ITEM_UNREACHABLE,
+    ITEM_TRANSFER,
+    ITEM_SNAP_OK,
+    ITEM_SNAP_FAILED
+};
 
 /* Work handed to the node thread. */
 struct item {
@@ -185,6 +193,10 @@ static bool encode_msg(void *m, uint8_t *dst, size_t len)
 static void send_msg(node *n, const raft_msg *m)
 {
     if (!n->o.peers) return;
+    if (m->type == RAFT_MSG_SNAP) {
+        if (n->o.send_snapshot) n->o.send_snapshot(n->o.cb_arg, m);
+        return;
+    }
     peer_send_encoded(n->o.peers, m->to, raft_msg_encoded_size(m), encode_msg, (void *)m);
 }
 
@@ -243,11 +255,22 @@ static int handle_ready(node *n)
     }
     if (rd.has_soft_state) atomic_store(&n->leader, rd.soft.leader);
     if (rd.snapshot) {
-        fprintf(stderr,
-                "coord: received a snapshot at %llu; installing snapshots is not "
-                "supported yet\n",
-                (unsigned long long)rd.snapshot->meta.index);
-        return -1;
+        if (!n->o.install_snapshot) {
+            fprintf(stderr, "coord: received a snapshot at %llu but cannot install one\n",
+                    (unsigned long long)rd.snapshot->meta.index);
+            return -1;
+        }
+        rocksdb_writebatch_t *sb = rocksdb_writebatch_create();
+        raft_store_stage_snapshot(n->rs, sb, &rd.snapshot->meta);
+        rc = n->o.install_snapshot(n->o.cb_arg, rd.snapshot, sb);
+        rocksdb_writebatch_destroy(sb);
+        if (rc != 0) {
+            fprintf(stderr, "coord: installing the snapshot at %llu failed\n",
+                    (unsigned long long)rd.snapshot->meta.index);
+            return -1;
+        }
+        atomic_store(&n->applied, rd.snapshot->meta.index);
+        n->last_snapshot_index = rd.snapshot->meta.index;
     }
     for (size_t i = 0; i < rd.n_messages; i++)
         if (!raft_msg_needs_durable(&rd.messages[i])) send_msg(n, &rd.messages[i]);
@@ -353,6 +376,11 @@ static void process_inbox(node *n, struct item *list)
             break;
         case ITEM_TRANSFER:
             raft_transfer_leader(n->core, it->id);
+            item_free(it);
+            break;
+        case ITEM_SNAP_OK:
+        case ITEM_SNAP_FAILED:
+            raft_report_snapshot(n->core, it->id, it->kind == ITEM_SNAP_OK);
             item_free(it);
             break;
         }
@@ -591,6 +619,20 @@ void node_report_unreachable(node *n, uint64_t id)
     it->kind = ITEM_UNREACHABLE;
     it->id = id;
     if (enqueue(n, it) != 0) free(it);
+}
+
+void node_report_snapshot(node *n, uint64_t id, bool ok)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) return;
+    it->kind = ok ? ITEM_SNAP_OK : ITEM_SNAP_FAILED;
+    it->id = id;
+    if (enqueue(n, it) != 0) free(it);
+}
+
+struct raft_store *node_raft_store(node *n)
+{
+    return n->rs;
 }
 
 int node_transfer_leader(node *n, uint64_t target)

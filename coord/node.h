@@ -21,6 +21,7 @@
 
 #include "errors.h"
 #include "peer.h"
+#include "raft.h"
 #include "storage.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +42,13 @@ typedef struct node_opts {
     node_apply_fn apply;
     void *apply_arg;
     void (*on_tick)(void *arg); /* every tick, on the node thread */
+    /* A snapshot from the leader: make the state machine equal to it (applied index included)
+     * and write `raft_batch` (the log reset the node prepared) in the same synced write that
+     * completes the install, so a crash leaves either the old state or the new one. */
+    int (*install_snapshot)(void *arg, const raft_snapshot *snap, rocksdb_writebatch_t *raft_batch);
+    /* A SNAP message to send: ship the state it names, then deliver the message; report the
+     * outcome with node_report_snapshot. NULL: snapshots are not sent. */
+    void (*send_snapshot)(void *arg, const raft_msg *m);
     void (*on_fatal)(void *arg);
     void *cb_arg;
     uint64_t self_id;
@@ -66,6 +74,9 @@ int node_read_index(node *n, node_read_fn fn, void *arg);
 void node_receive(node *n, uint64_t from, const uint8_t *msg, size_t len);
 /* Transport feedback. */
 void node_report_unreachable(node *n, uint64_t id);
+void node_report_snapshot(node *n, uint64_t id, bool ok);
+/* The raft storage view, for a snapshot source (raft_store_set_snapshot_source). */
+struct raft_store *node_raft_store(node *n);
 /* Asks the core to hand leadership to target. */
 int node_transfer_leader(node *n, uint64_t target);
 /* Stops the node thread and the readers; queued and waiting reads are answered "server stopped".

@@ -15,6 +15,8 @@ struct raft_store {
     uint64_t staged_last;
     raft_hard_state staged_hs;
     bool staged_has_hs;
+    raft_store_snapshot_fn snapshot_fn;
+    void *snapshot_arg;
 };
 
 static const char HS_KEY[] = "hs";
@@ -188,13 +190,19 @@ static int st_last_index(void *ctx, uint64_t *index)
     return RAFT_OK;
 }
 
-/* Snapshots travel as RocksDB checkpoints in a later step; until then a member too far behind
- * waits (the leader keeps probing) instead of receiving one. */
 static int st_snapshot(void *ctx, raft_snapshot *out)
 {
-    (void)ctx;
-    (void)out;
-    return RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE;
+    raft_store *rs = ctx;
+    if (!rs->snapshot_fn || rs->snap.index == 0) return RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE;
+    memset(out, 0, sizeof(*out));
+    out->meta = rs->snap;
+    return rs->snapshot_fn(rs->snapshot_arg, &rs->snap, out);
+}
+
+void raft_store_set_snapshot_source(raft_store *rs, raft_store_snapshot_fn fn, void *arg)
+{
+    rs->snapshot_fn = fn;
+    rs->snapshot_arg = arg;
 }
 
 int raft_store_open(storage *st, raft_store **out)
@@ -303,6 +311,34 @@ int raft_store_compact(raft_store *rs, rocksdb_writebatch_t *b, const raft_snaps
                               (const char *)c, sizeof(c));
     rs->compact_index = point;
     rs->compact_term = term;
+    return 0;
+}
+
+int raft_store_stage_snapshot(raft_store *rs, rocksdb_writebatch_t *b,
+                              const raft_snapshot_meta *meta)
+{
+    uint8_t v[16 + 3 + 3 * RAFT_MAX_NODES * 8];
+    be64_put(v, meta->index);
+    be64_put(v + 8, meta->term);
+    size_t n = 16 + conf_encode(&meta->conf, v + 16);
+    rocksdb_writebatch_put_cf(b, rs->st->cf[STORAGE_CF_RAFTMETA], SNAP_KEY, strlen(SNAP_KEY),
+                              (const char *)v, n);
+    /* The whole log goes: the snapshot replaces it, and the compaction point is the
+     * snapshot's last entry. */
+    uint8_t lo[8], hi[8], c[16];
+    be64_put(lo, 0);
+    be64_put(hi, UINT64_MAX);
+    rocksdb_writebatch_delete_range_cf(b, rs->st->cf[STORAGE_CF_RAFTLOG], (const char *)lo, 8,
+                                       (const char *)hi, 8);
+    be64_put(c, meta->index);
+    be64_put(c + 8, meta->term);
+    rocksdb_writebatch_put_cf(b, rs->st->cf[STORAGE_CF_RAFTMETA], COMPACT_KEY, strlen(COMPACT_KEY),
+                              (const char *)c, sizeof(c));
+    rs->snap = *meta;
+    rs->compact_index = meta->index;
+    rs->compact_term = meta->term;
+    rs->last_index = meta->index;
+    rs->staged_last = meta->index;
     return 0;
 }
 

@@ -32,6 +32,18 @@ void raft_store_staged_written(raft_store *rs);
 int raft_store_compact(raft_store *rs, rocksdb_writebatch_t *b, const raft_snapshot_meta *meta,
                        uint64_t keep);
 
+/* Where the leader's snapshots come from: fn fills out->data (opaque to the core: it names the
+ * state to ship) for the latest snapshot point meta, or returns
+ * RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE. Without a source no snapshot is ever offered. */
+typedef int (*raft_store_snapshot_fn)(void *arg, const raft_snapshot_meta *meta,
+                                      raft_snapshot *out);
+void raft_store_set_snapshot_source(raft_store *rs, raft_store_snapshot_fn fn, void *arg);
+
+/* A received snapshot was installed in the state machine: the log restarts after meta->index
+ * (everything before it is dropped) and meta becomes the snapshot point; staged into b. */
+int raft_store_stage_snapshot(raft_store *rs, rocksdb_writebatch_t *b,
+                              const raft_snapshot_meta *meta);
+
 uint64_t raft_store_first_index(raft_store *rs);
 uint64_t raft_store_last_index(raft_store *rs);
 
