@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "kv_exec.h"
 #include "members.h"
+#include "membership.h"
 #include "pbx.h"
 
 #include <grpc/byte_buffer.h>
@@ -211,6 +212,8 @@ int apply_entry(void *arg, uint64_t index, uint64_t term, const uint8_t *entry, 
         return apply_lease_checkpoint(s, id, index, term, req, req_len);
     case ENTRY_MEMBER_ATTR:
         return members_apply_attr(s, index, req, req_len);
+    case ENTRY_MEMBER_UPDATE:
+        return membership_apply_update(s, id, index, req, req_len);
     default:
         fprintf(stderr, "coord: entry %llu has unknown type %d; skipped\n",
                 (unsigned long long)index, type);

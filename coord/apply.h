@@ -25,6 +25,7 @@ enum entry_type {
     ENTRY_LEASE_REVOKE = 6,     /* etcdserverpb.LeaseRevokeRequest */
     ENTRY_LEASE_CHECKPOINT = 7, /* etcdserverpb.LeaseCheckpointRequest */
     ENTRY_MEMBER_ATTR = 8,      /* etcdserverpb.Member: a member's name and client URLs */
+    ENTRY_MEMBER_UPDATE = 9,    /* etcdserverpb.MemberUpdateRequest: new peer URLs */
 };
 
 #define ENTRY_HEADER_LEN 9

@@ -394,11 +394,6 @@ static int validate(coord_config *cfg, bool listen_client_set, bool advertise_cl
                 cfg->initial_advertise_peer_urls.urls[0].url);
         return -1;
     }
-    if (!cfg->initial_cluster_state_new) {
-        fprintf(err, "coord: --initial-cluster-state existing (joining a running cluster) is "
-                     "not supported yet; start every member with --initial-cluster-state new\n");
-        return -1;
-    }
     if (cfg->election_ms < 5 * cfg->heartbeat_ms) {
         fprintf(err,
                 "coord: --election-timeout[%" PRId64 "ms] should be at least as 5 times as "

@@ -6,6 +6,7 @@
 #include "lease_expiry.h"
 #include "lease_store.h"
 #include "members.h"
+#include "membership.h"
 #include "peer.h"
 #include "server.h"
 #include "watch_service.h"
@@ -27,25 +28,13 @@ static int make_data_dir(const char *dir)
     return -1;
 }
 
-static int derive_ids(coord_server *s, const coord_config *cfg)
+/* Request IDs as etcd makes them: the member ID's low 16 bits, then a 40-bit start time in ms. */
+static void init_request_ids(coord_server *s)
 {
-    uint64_t ids[CONFIG_MAX_MEMBERS];
-    for (size_t i = 0; i < cfg->initial_cluster_count; i++) {
-        const config_member *m = &cfg->initial_cluster[i];
-        const char *urls[CONFIG_MAX_URLS];
-        for (size_t j = 0; j < m->peer_urls.count; j++) urls[j] = m->peer_urls.urls[j].url;
-        if (ids_member_id(urls, m->peer_urls.count, cfg->initial_cluster_token, -1, &ids[i]))
-            return -1;
-        s->members[i] = (server_member){.id = ids[i], .boot = m};
-        if (strcmp(m->name, cfg->name) == 0) s->member_id = ids[i];
-    }
-    s->n_members = cfg->initial_cluster_count;
-    if (ids_cluster_id(ids, cfg->initial_cluster_count, &s->cluster_id)) return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     s->reqid_prefix = ((s->member_id & 0xffff) << 48) | ((ms & 0xffffffffffULL) << 8);
-    return 0;
 }
 
 static const char *bind_host(const config_url *u)
@@ -77,6 +66,7 @@ static int start_peers(coord_server *s, const coord_config *cfg)
     rpc_server_opts ro = {.threads = 1, .max_recv_bytes = PEER_MAX_RECV_BYTES};
     if (rpc_server_create(&ro, &s->peer_rpc) != 0) return -1;
     if (peer_register(s->peers, s->peer_rpc) != 0) return -1;
+    if (cluster_peer_service_register(s, s->peer_rpc) != 0) return -1;
     for (size_t i = 0; i < cfg->listen_peer_urls.count; i++) {
         const config_url *u = &cfg->listen_peer_urls.urls[i];
         char addr[300];
@@ -86,12 +76,13 @@ static int start_peers(coord_server *s, const coord_config *cfg)
             return -1;
         }
     }
-    for (size_t i = 0; i < s->n_members; i++) {
-        if (s->members[i].id == s->member_id) continue;
-        const config_url *u = &s->members[i].boot->peer_urls.urls[0];
+    member_rec recs[CONFIG_MAX_MEMBERS];
+    size_t n = membership_copy(s, recs);
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].id == s->member_id) continue;
         char addr[300];
-        snprintf(addr, sizeof(addr), "%s:%d", bind_host(u), u->port);
-        if (peer_add(s->peers, s->members[i].id, addr) != 0) return -1;
+        member_peer_addr(&recs[i], addr, sizeof(addr));
+        if (peer_add(s->peers, recs[i].id, addr) != 0) return -1;
     }
     return 0;
 }
@@ -194,7 +185,6 @@ int main(int argc, char **argv)
     s.cfg = &cfg;
     char *err = NULL;
     if (make_data_dir(cfg.data_dir) != 0) goto fail_free_config;
-    if (derive_ids(&s, &cfg) != 0) goto fail_free_config;
     if (storage_open(cfg.data_dir, &s.st, &err) != 0) {
         fprintf(stderr, "coord: cannot open the data dir %s: %s\n", cfg.data_dir,
                 err ? err : "unknown error");
@@ -209,19 +199,28 @@ int main(int argc, char **argv)
     if (wait_create(&s.waits) != 0) goto fail_free_leases;
 
     grpc_init();
+    bool joining = false;
+    if (membership_init(&s, &cfg, &joining) != 0) goto fail_destroy_membership;
+    init_request_ids(&s);
     rpc_server_opts ro = {.threads = 2,
                           .max_recv_bytes = (size_t)cfg.max_request_bytes + 512 * 1024};
-    if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_waits;
+    if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_membership;
     if (kv_service_register(&s) || maintenance_service_register(&s) ||
-        cluster_service_register(&s) || coordpb_service_register(&s) || lease_service_register(&s) ||
-        watch_service_register(&s, &watches))
+        cluster_service_register(&s) || coordpb_service_register(&s) ||
+        lease_service_register(&s) || watch_service_register(&s, &watches))
         goto fail_destroy_rpc;
     if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
 
     s.request_timeout_ms = 5000 + 2 * cfg.election_ms;
     if (start_peers(&s, &cfg) != 0) goto fail_destroy_peers;
+    /* A new cluster's founding voters; a member joining a running cluster gets its
+     * configuration from the leader's log instead. */
     uint64_t voters[CONFIG_MAX_MEMBERS];
-    for (size_t i = 0; i < s.n_members; i++) voters[i] = s.members[i].id;
+    size_t n_voters = 0;
+    member_rec recs[CONFIG_MAX_MEMBERS];
+    size_t n_recs = membership_copy(&s, recs);
+    for (size_t i = 0; i < n_recs && !joining; i++)
+        if (!recs[i].learner) voters[n_voters++] = recs[i].id;
     apply_ctx actx = {.srv = &s};
     node_opts no = {.st = s.st,
                     .applied_index = mvcc_applied_index(s.kv),
@@ -232,8 +231,10 @@ int main(int argc, char **argv)
                     .cb_arg = &s,
                     .self_id = s.member_id,
                     .voters = voters,
-                    .n_voters = s.n_members,
-                    .peers = s.n_members > 1 ? s.peers : NULL,
+                    .n_voters = n_voters,
+                    .apply_conf = membership_apply_conf,
+                    .conf_refused = membership_conf_refused,
+                    .peers = s.peers,
                     .tick_ms = cfg.heartbeat_ms,
                     .election_ticks = (int)(cfg.election_ms / cfg.heartbeat_ms),
                     .snapshot_count = cfg.snapshot_count,
@@ -274,7 +275,8 @@ fail_destroy_peers:
 fail_destroy_rpc:
     rpc_server_destroy(s.rpc);
     watch_service_free(watches);
-fail_destroy_waits:
+fail_destroy_membership:
+    membership_destroy(&s);
     wait_destroy(s.waits);
     grpc_shutdown();
 fail_free_leases:

@@ -44,7 +44,12 @@ void members_tick(coord_server *s)
     if (atomic_load(&s->attr_published)) return;
     /* A proposal waits for a leader by itself; ask again only now and then, in case it was
      * lost with a leader that went away. */
-    if (s->attr_ticks++ % 20 == 0 && node_leader(s->log) != 0) propose_attr(s);
+    s->attr_ticks++;
+    if (node_leader(s->log) == 0) return;
+    if (s->attr_asked_tick == 0 || s->attr_ticks - s->attr_asked_tick >= 20) {
+        s->attr_asked_tick = s->attr_ticks;
+        propose_attr(s);
+    }
 }
 
 int members_apply_attr(coord_server *s, uint64_t index, const uint8_t *req, size_t len)

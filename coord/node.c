@@ -18,7 +18,8 @@ enum item_kind {
     ITEM_UNREACHABLE,
     ITEM_TRANSFER,
     ITEM_SNAP_OK,
-    ITEM_SNAP_FAILED
+    ITEM_SNAP_FAILED,
+    ITEM_CONF_CHANGE
 };
 
 /* Work handed to the node thread. */
@@ -29,7 +30,8 @@ struct item {
     uint64_t id;      /* ITEM_UNREACHABLE / ITEM_TRANSFER: the member */
     node_read_fn read_fn;
     void *read_arg;
-    raft_msg msg; /* ITEM_MESSAGE, decoded */
+    raft_msg msg;        /* ITEM_MESSAGE, decoded */
+    raft_conf_change cc; /* ITEM_CONF_CHANGE; data holds its context */
     size_t len;
     uint8_t data[]; /* ITEM_PROPOSAL: the entry */
 };
@@ -82,7 +84,10 @@ struct node {
     struct ready_read *rhead, *rtail;
     bool rstop;
 
-    _Atomic uint64_t term, commit, applied, leader;
+    _Atomic uint64_t term, commit, applied, leader, last_index;
+    /* Leader only: each member's match index, refreshed after every ready. */
+    _Atomic uint64_t match_id[RAFT_MAX_NODES], match_index[RAFT_MAX_NODES];
+    struct item_list conf_retry; /* conf changes waiting for the one in flight (node thread) */
     _Atomic bool failed;
     bool halted; /* node_halt has run (the caller's thread) */
 };
@@ -245,6 +250,19 @@ static int maybe_compact(node *n)
     return rc;
 }
 
+/* What status readers on other threads may ask: the leader's view of each member's log. */
+static void note_progress(node *n)
+{
+    raft_status st;
+    raft_status_get(n->core, &st);
+    atomic_store(&n->last_index, st.last_index);
+    for (size_t i = 0; i < RAFT_MAX_NODES; i++) {
+        bool have = i < st.n_progress;
+        atomic_store(&n->match_id[i], have ? st.progress[i].id : 0);
+        atomic_store(&n->match_index[i], have ? st.progress[i].match : 0);
+    }
+}
+
 static int handle_ready(node *n)
 {
     struct raft_ready rd;
@@ -290,10 +308,13 @@ static int handle_ready(node *n)
         if (raft_msg_needs_durable(&rd.messages[i])) send_msg(n, &rd.messages[i]);
     for (size_t i = 0; i < rd.n_committed; i++) {
         const raft_entry *e = &rd.committed[i];
-        bool normal = e->type == RAFT_ENTRY_NORMAL;
-        if (n->o.apply(n->o.apply_arg, e->index, e->term, normal ? e->data : NULL,
-                       normal ? e->len : 0) != 0)
-            return -1;
+        if (e->type == RAFT_ENTRY_NORMAL)
+            rc = n->o.apply(n->o.apply_arg, e->index, e->term, e->data, e->len);
+        else if (n->o.apply_conf)
+            rc = n->o.apply_conf(n->o.apply_arg, e->index, e->term, e->data, e->len);
+        else
+            rc = n->o.apply(n->o.apply_arg, e->index, e->term, NULL, 0);
+        if (rc != 0) return -1;
         atomic_store(&n->applied, e->index);
     }
     for (size_t i = 0; i < rd.n_read_states; i++) {
@@ -309,6 +330,7 @@ static int handle_ready(node *n)
         return -1;
     }
     run_applied_reads(n);
+    note_progress(n);
     return maybe_compact(n);
 }
 
@@ -351,6 +373,25 @@ static void propose_item(node *n, struct item *it)
     item_free(it);
 }
 
+static void propose_conf_item(node *n, struct item *it)
+{
+    int rc = raft_propose_conf_change(n->core, &it->cc, it->data, it->len, NULL);
+    if (rc == RAFT_OK) {
+        item_free(it);
+        return;
+    }
+    if (rc == RAFT_ERR_CONF_PENDING && now_ms() - it->since_ms < n->o.request_timeout_ms) {
+        list_push(&n->conf_retry, it); /* another change is in flight: try again next tick */
+        return;
+    }
+    coord_err e = rc == RAFT_ERR_DROPPED        ? COORD_ERR_NOT_LEADER
+                  : rc == RAFT_ERR_CONF_PENDING ? COORD_ERR_TIMEOUT
+                                                : COORD_ERR_MEMBER_BAD_URLS;
+    if (rc == RAFT_ERR_INVALID) e = COORD_ERR_MEMBER_NOT_FOUND;
+    if (n->o.conf_refused) n->o.conf_refused(n->o.cb_arg, it->data, it->len, e);
+    item_free(it);
+}
+
 static void process_inbox(node *n, struct item *list)
 {
     struct item *reads = NULL, **reads_tail = &reads;
@@ -378,6 +419,9 @@ static void process_inbox(node *n, struct item *list)
             raft_transfer_leader(n->core, it->id);
             item_free(it);
             break;
+        case ITEM_CONF_CHANGE:
+            propose_conf_item(n, it);
+            break;
         case ITEM_SNAP_OK:
         case ITEM_SNAP_FAILED:
             raft_report_snapshot(n->core, it->id, it->kind == ITEM_SNAP_OK);
@@ -394,6 +438,13 @@ static void on_tick(node *n)
     raft_tick(n->core);
     if (n->o.on_tick) n->o.on_tick(n->o.cb_arg);
     int64_t now = now_ms();
+    struct item *conf = n->conf_retry.head;
+    n->conf_retry.head = n->conf_retry.tail = NULL;
+    while (conf) {
+        struct item *next = conf->next;
+        propose_conf_item(n, conf);
+        conf = next;
+    }
     struct item *retry = n->retry.head;
     n->retry.head = n->retry.tail = NULL;
     while (retry) {
@@ -630,6 +681,34 @@ void node_report_snapshot(node *n, uint64_t id, bool ok)
     if (enqueue(n, it) != 0) free(it);
 }
 
+int node_propose_conf_change(node *n, const raft_conf_change *cc, const uint8_t *ctx,
+                             size_t ctx_len)
+{
+    struct item *it = calloc(1, sizeof(*it) + ctx_len);
+    if (!it) return -1;
+    it->kind = ITEM_CONF_CHANGE;
+    it->cc = *cc;
+    it->len = ctx_len;
+    if (ctx_len) memcpy(it->data, ctx, ctx_len);
+    if (enqueue(n, it) != 0) {
+        free(it);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t node_match_of(node *n, uint64_t id)
+{
+    for (size_t i = 0; i < RAFT_MAX_NODES; i++)
+        if (atomic_load(&n->match_id[i]) == id) return atomic_load(&n->match_index[i]);
+    return 0;
+}
+
+uint64_t node_last_index(node *n)
+{
+    return atomic_load(&n->last_index);
+}
+
 struct raft_store *node_raft_store(node *n)
 {
     return n->rs;
@@ -665,6 +744,13 @@ void node_halt(node *n)
         it = next;
     }
     n->retry.head = n->retry.tail = NULL;
+    it = n->conf_retry.head;
+    while (it) {
+        struct item *next = it->next;
+        item_free(it);
+        it = next;
+    }
+    n->conf_retry.head = n->conf_retry.tail = NULL;
     fail_reads(n, n->reads_waiting.head, COORD_ERR_STOPPED);
     n->reads_waiting.head = n->reads_waiting.tail = NULL;
     while (n->batches) {

@@ -46,6 +46,12 @@ typedef struct node_opts {
      * and write `raft_batch` (the log reset the node prepared) in the same synced write that
      * completes the install, so a crash leaves either the old state or the new one. */
     int (*install_snapshot)(void *arg, const raft_snapshot *snap, rocksdb_writebatch_t *raft_batch);
+    /* A committed configuration change (raft_conf_change_encode data), applied in log order
+     * like apply; the core switches configuration right after. Returns 0 or -1 (fatal). */
+    int (*apply_conf)(void *arg, uint64_t index, uint64_t term, const uint8_t *data, size_t len);
+    /* A change proposed with node_propose_conf_change that the leader refused or could not
+     * propose within the request timeout; ctx is the caller's. */
+    void (*conf_refused)(void *arg, const uint8_t *ctx, size_t ctx_len, coord_err err);
     /* A SNAP message to send: ship the state it names, then deliver the message; report the
      * outcome with node_report_snapshot. NULL: snapshots are not sent. */
     void (*send_snapshot)(void *arg, const raft_msg *m);
@@ -77,6 +83,13 @@ void node_report_unreachable(node *n, uint64_t id);
 void node_report_snapshot(node *n, uint64_t id, bool ok);
 /* The raft storage view, for a snapshot source (raft_store_set_snapshot_source). */
 struct raft_store *node_raft_store(node *n);
+/* Proposes a membership change (on the leader; retried each tick while another change is in
+ * flight). ctx travels with the change to apply_conf. */
+int node_propose_conf_change(node *n, const raft_conf_change *cc, const uint8_t *ctx,
+                             size_t ctx_len);
+/* What the leader knows of member id's log (0 if not leader or unknown), and its own last index. */
+uint64_t node_match_of(node *n, uint64_t id);
+uint64_t node_last_index(node *n);
 /* Asks the core to hand leadership to target. */
 int node_transfer_leader(node *n, uint64_t target);
 /* Stops the node thread and the readers; queued and waiting reads are answered "server stopped".

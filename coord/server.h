@@ -15,18 +15,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* A member of the cluster as this member knows it. */
-typedef struct server_member {
-    uint64_t id;
-    const config_member *boot; /* its --initial-cluster entry */
-} server_member;
-
 typedef struct coord_server {
     const coord_config *cfg;
-    server_member members[CONFIG_MAX_MEMBERS];
-    size_t n_members;
-    struct peer_transport *peers; /* NULL until started */
-    rpc_server *peer_rpc;         /* the peer URLs' listener */
+    struct membership *membership; /* the cluster's members (membership.h) */
+    struct peer_transport *peers;  /* NULL until started */
+    rpc_server *peer_rpc;          /* the peer URLs' listener */
     storage *st;
     mvcc *kv;
     node *log;
@@ -45,7 +38,7 @@ typedef struct coord_server {
     void *on_revision_arg;
     /* This member's attributes were applied (members.c); ticks since it started asking. */
     _Atomic bool attr_published;
-    uint64_t attr_ticks;
+    uint64_t attr_ticks, attr_asked_tick;
     /* etcd's request timeout: 5 s + 2 election timeouts. */
     int64_t request_timeout_ms;
 } coord_server;
@@ -79,6 +72,8 @@ void server_read(coord_server *s, rpc_unary *call, bool linearizable, server_rea
 int kv_service_register(coord_server *s);
 int maintenance_service_register(coord_server *s);
 int cluster_service_register(coord_server *s);
+/* Cluster.MemberList on the peer listener, for members joining the cluster. */
+int cluster_peer_service_register(coord_server *s, rpc_server *peer_rpc);
 int coordpb_service_register(coord_server *s);
 int lease_service_register(coord_server *s);
 
