@@ -335,6 +335,15 @@ int h_crash(harness *h, raft_id id)
     return h_drop(h, 0, id);
 }
 
+int h_restart_applied(harness *h, raft_id id, uint64_t applied)
+{
+    uint64_t saved = h->base.applied;
+    h->base.applied = applied;
+    int rc = h_restart(h, id);
+    h->base.applied = saved;
+    return rc;
+}
+
 int h_restart(harness *h, raft_id id)
 {
     hnode *n = h_node(h, id);

@@ -60,6 +60,8 @@ int h_propose(harness *h, raft_id id, const char *data);
 raft_id h_leader(harness *h);
 int h_crash(harness *h, raft_id id);
 int h_restart(harness *h, raft_id id);
+/* Restarts node id telling the core the application had applied up to `applied`. */
+int h_restart_applied(harness *h, raft_id id, uint64_t applied);
 void h_isolate(harness *h, raft_id id);
 void h_heal(harness *h);
 /* Takes a snapshot at node id's applied index and compacts its log up to it. */

@@ -9,7 +9,8 @@
  *
  *   raft_sim --nodes 5 --seed 42 [--trace]       one seed
  *   raft_sim --nodes 3 --seeds 1000 --from 1     many seeds (exit 1 on the first failure)
- *   raft_sim --fault commit-old-term --expect-failure --seeds 500
+ *   raft_sim --storm ...                         harshest weather on every seed
+ *   raft_sim --fault commit-old-term --storm --expect-failure --seeds 500
  *                                                passes only if a broken rule is caught
  */
 #include "raft.h"
@@ -38,6 +39,7 @@ typedef struct snode {
     raft *r;     /* NULL while down */
     raft_memstore *ms;
     smachine sm;
+    smachine saved;     /* what survives a crash when the state machine is durable */
     int crash_in_ready; /* 0 no, 1 before persisting, 2 after persisting (before sending) */
     uint64_t lead_term; /* leader append-only: last observation while leader */
     uint64_t lead_last;
@@ -92,6 +94,10 @@ typedef struct sim {
     char failure[512];
     bool failed;
     uint64_t stat_msgs, stat_commits, stat_reads_ok, stat_elections;
+    double p_drop, p_dup, p_long_delay; /* the network's weather */
+    bool durable_sm; /* the state machine survives crashes (else it is rebuilt from the snapshot) */
+    uint64_t max_msg_bytes; /* 8: one write per append; more: batches */
+    bool storm;             /* every seed gets the harshest weather */
 } sim;
 
 static uint64_t rnd(sim *s)
@@ -382,7 +388,7 @@ static int start_node(sim *s, snode *n, bool founding)
     cfg.election_tick = 10;
     cfg.heartbeat_tick = 2;
     cfg.seed = s->seed * 1000003 + n->id * 7919 + s->now;
-    cfg.max_msg_bytes = 24;
+    cfg.max_msg_bytes = s->max_msg_bytes;
     cfg.max_inflight_msgs = 4;
     cfg.max_inflight_bytes = 256;
     cfg.max_committed_bytes = 128;
@@ -400,6 +406,11 @@ static int start_node(sim *s, snode *n, bool founding)
     sm_restore(&n->sm, snap.data, snap.len);
     n->sm.applied = snap.meta.index;
     raft_snapshot_free(&snap);
+    if (s->durable_sm && n->exists && n->saved.applied >= n->sm.applied) {
+        /* The application kept its state and tells the core how far it got. */
+        n->sm = n->saved;
+        cfg.applied = n->sm.applied;
+    }
     n->lead_term = 0;
     int rc = raft_new(&cfg, &n->r);
     if (rc) fail(s, "node %" PRIu64 " failed to start: %s", n->id, raft_strerror(rc));
@@ -481,6 +492,7 @@ static void handle_ready(sim *s, snode *n)
                 s->reads[id].have_index = true;
             }
         }
+        n->saved = n->sm;
         if ((rc = raft_advance(n->r, &rd))) {
             fail(s, "node %" PRIu64 " advance: %s", n->id, raft_strerror(rc));
             return;
@@ -505,20 +517,18 @@ static bool connected(sim *s, raft_id a, raft_id b)
     return a > MAX_NODES || b > MAX_NODES || s->group[a] == s->group[b];
 }
 
-static double p_drop = 0.05, p_dup = 0.03, p_long_delay = 0.03;
-
 static void send(sim *s, const raft_msg *m)
 {
     size_t len = raft_msg_encoded_size(m);
     uint8_t *buf = malloc(len);
     if (!buf || raft_msg_encode(m, buf, len) != len) abort();
-    int copies = chance(s, p_dup) ? 2 : 1;
+    int copies = chance(s, s->p_dup) ? 2 : 1;
     for (int c = 0; c < copies; c++) {
         s->net = grow(s->net, &s->cap_net, s->n_net + 1, sizeof(inflight));
         inflight *f = &s->net[s->n_net];
         if (raft_msg_decode(buf, len, &f->m) != RAFT_OK) abort();
         uint64_t delay = 1 + below(s, 3);
-        if (chance(s, p_long_delay)) delay += 5 + below(s, 30);
+        if (chance(s, s->p_long_delay)) delay += 5 + below(s, 30);
         f->at = s->now + delay;
         s->n_net++;
     }
@@ -540,7 +550,7 @@ static void deliver_due(sim *s)
         s->net[pick] = s->net[--s->n_net];
         snode *to = node(s, m.to);
         snode *from = node(s, m.from);
-        bool ok = to && to->r && connected(s, m.from, m.to) && !chance(s, p_drop);
+        bool ok = to && to->r && connected(s, m.from, m.to) && !chance(s, s->p_drop);
         if (m.type == RAFT_MSG_SNAP && from && from->r) {
             /* The transport tells the sender how its snapshot stream ended. */
             raft_report_snapshot(from->r, m.to, ok);
@@ -586,7 +596,8 @@ static snode *leader(sim *s)
 static void propose(sim *s)
 {
     snode *n = random_up(s);
-    if (!n || s->n_writes >= MAX_WRITES) return;
+    /* Clients wait for answers: at most 64 writes outstanding (a bounded backlog). */
+    if (!n || s->n_writes >= MAX_WRITES || s->n_writes - s->n_acked >= 64) return;
     uint64_t w = s->n_writes;
     int rc = raft_propose(n->r, &w, 8, NULL);
     if (rc == RAFT_OK) s->n_writes++;
@@ -730,7 +741,7 @@ static int up_count(sim *s)
 static void check_liveness(sim *s)
 {
     heal(s);
-    p_drop = p_dup = p_long_delay = 0;
+    s->p_drop = s->p_dup = s->p_long_delay = 0;
     for (int i = 0; i < s->n_nodes; i++) {
         s->nodes[i].crash_in_ready = 0;
         if (!s->nodes[i].r) start_node(s, &s->nodes[i], false), handle_ready(s, &s->nodes[i]);
@@ -780,25 +791,40 @@ static void sim_free(sim *s)
 
 static int run(sim *s, int ticks)
 {
-    p_drop = 0.05, p_dup = 0.03, p_long_delay = 0.03;
+    s->p_drop = 0.05, s->p_dup = 0.03, s->p_long_delay = 0.03;
     s->rng = s->seed;
-    for (int i = 0; i < s->n_initial; i++) {
-        snode *n = &s->nodes[s->n_nodes++];
-        *n = (snode){.id = (raft_id)(i + 1), .ms = raft_memstore_new()};
-        start_node(s, n, true);
-        handle_ready(s, n);
-    }
     /* Each seed picks its own weather. */
     double p_crash = chance(s, 0.5) ? 0.004 : 0.0;
     double p_part = chance(s, 0.5) ? 0.01 : 0.0;
     double p_conf = chance(s, 0.5) ? 0.02 : 0.0;
     /* Stormy seeds: leaders die young, which is where old-term entries linger uncommitted. */
     double p_kill_leader = chance(s, 0.3) ? 0.03 : 0.0;
+    /* Busy seeds: several writes per tick, so deposed leaders leave runs of uncommitted
+     * entries of their term behind (the raw material of Figure 8). */
+    int writes_per_tick = chance(s, 0.3) ? 3 : 1;
+    static const uint64_t msg_sizes[] = {8, 24, 64};
+    s->max_msg_bytes = msg_sizes[below(s, 3)];
+    if (s->storm) {
+        /* Leaders are cut off and die young while writes pour in: the conditions of the
+         * paper's Figure 8, every seed. */
+        p_kill_leader = 0.04;
+        p_part = 0.04;
+        writes_per_tick = 3;
+        s->max_msg_bytes = 8;
+    }
+    s->durable_sm = chance(s, 0.5);
+    for (int i = 0; i < s->n_initial; i++) {
+        snode *n = &s->nodes[s->n_nodes++];
+        *n = (snode){.id = (raft_id)(i + 1), .ms = raft_memstore_new()};
+        start_node(s, n, true);
+        handle_ready(s, n);
+    }
     for (int t = 0; t < ticks && !s->failed; t++) {
         s->now++;
         deliver_due(s);
         tick_all(s);
-        if (chance(s, 0.4)) propose(s);
+        for (int w = 0; w < writes_per_tick; w++)
+            if (chance(s, 0.4)) propose(s);
         if (chance(s, 0.15)) read_index(s);
         if (chance(s, 0.03)) compact(s);
         if (chance(s, p_conf)) change_membership(s);
@@ -850,7 +876,8 @@ int main(int argc, char **argv)
 {
     int nodes = 3, ticks = 600;
     uint64_t from = 1, seeds = 1;
-    bool trace = false, expect_failure = false, quiet = false, single = false;
+    bool trace = false, expect_failure = false, quiet = false, single = false, keep_going = false,
+         storm = false;
     const char *fault = NULL;
     uint32_t faults = 0;
     static const struct option opts[] = {
@@ -858,7 +885,8 @@ int main(int argc, char **argv)
         {"seeds", required_argument, 0, 'k'}, {"from", required_argument, 0, 'f'},
         {"ticks", required_argument, 0, 't'}, {"trace", no_argument, 0, 'v'},
         {"fault", required_argument, 0, 'F'}, {"expect-failure", no_argument, 0, 'x'},
-        {"quiet", no_argument, 0, 'q'},       {0, 0, 0, 0},
+        {"quiet", no_argument, 0, 'q'},       {"keep-going", no_argument, 0, 'g'},
+        {"storm", no_argument, 0, 'S'},       {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -887,6 +915,12 @@ int main(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'g':
+            keep_going = true;
+            break;
+        case 'S':
+            storm = true;
+            break;
         case 'F':
             fault = optarg;
             for (size_t i = 0; i < sizeof(fault_names) / sizeof(fault_names[0]); i++)
@@ -898,7 +932,8 @@ int main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: raft_sim [--nodes N] [--seed S | --seeds K --from S] "
-                            "[--ticks T] [--trace] [--fault NAME --expect-failure]\n");
+                            "[--ticks T] [--storm] [--trace] [--keep-going] [--fault NAME "
+                            "--expect-failure]\n");
             return 2;
         }
     }
@@ -916,6 +951,7 @@ int main(int argc, char **argv)
         s->n_initial = nodes;
         s->faults = faults;
         s->trace = trace;
+        s->storm = storm;
         int rc = run(s, ticks);
         msgs += s->stat_msgs;
         commits += s->stat_commits;
@@ -924,13 +960,12 @@ int main(int argc, char **argv)
         if (rc) {
             failures++;
             printf("FAIL nodes=%d seed=%" PRIu64 ": %s\n", nodes, seed, s->failure);
-            printf("  replay: raft_sim --nodes %d --seed %" PRIu64 "%s%s --trace\n", nodes, seed,
-                   fault ? " --fault " : "", fault ? fault : "");
+            printf("  replay: raft_sim --nodes %d --seed %" PRIu64 "%s%s%s --trace\n", nodes, seed,
+                   storm ? " --storm" : "", fault ? " --fault " : "", fault ? fault : "");
         }
         sim_free(s);
         free(s);
-        if (rc && !expect_failure) break;
-        if (rc && expect_failure) break;
+        if (rc && !keep_going) break;
     }
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     if (!quiet || failures)

@@ -198,6 +198,26 @@ static void test_restart_restores_joint_configuration_and_learners_from_snapshot
     h_free(&h);
 }
 
+/* The application restarts with its applied index: configuration changes between the
+ * snapshot and that index are in force at once, before anything is handed out again. */
+static void test_restart_with_applied_index_replays_configuration_changes(void **state)
+{
+    (void)state;
+    harness h = {0};
+    elected(&h, 3, NULL);
+    assert_int_equal(h_add_empty_node(&h, 4), 0);
+    assert_int_equal(change(&h, 1, one(RAFT_CC_ADD_LEARNER, 4)), 0);
+    assert_int_equal(h_propose(&h, 1, "w"), 0);
+    h_stabilize(&h);
+    uint64_t applied = ST(&h, 2).applied;
+    assert_int_equal(h_restart_applied(&h, 2, applied), 0);
+    raft_status s = ST(&h, 2);
+    assert_int_equal(s.applied, applied);
+    assert_int_equal(s.conf.n_learners, 1);
+    assert_int_equal(h_node(&h, 2)->applied.n, 0); /* nothing handed out again */
+    h_free(&h);
+}
+
 static void test_new_member_with_empty_storage_catches_up_and_applies_its_addition(void **state)
 {
     (void)state;
@@ -248,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_demoting_a_voter_to_learner_is_refused),
         cmocka_unit_test(test_removed_member_unaware_of_removal_does_not_disrupt),
         cmocka_unit_test(test_restart_restores_joint_configuration_and_learners_from_snapshot),
+        cmocka_unit_test(test_restart_with_applied_index_replays_configuration_changes),
         cmocka_unit_test(test_new_member_with_empty_storage_catches_up_and_applies_its_addition),
         cmocka_unit_test(test_conf_change_entry_carries_the_application_context),
     };

@@ -124,6 +124,115 @@ static void test_failed_snapshot_report_sends_it_again_after_heartbeat(void **st
     h_free(&h);
 }
 
+/* Between receiving a snapshot and installing it, the log is the snapshot: an append that
+ * follows it is taken on top of it. */
+static void test_append_after_snapshot_received_builds_on_it_before_install(void **state)
+{
+    (void)state;
+    harness h = {0};
+    elected(&h, 3, NULL);
+    raft_snapshot snap = {.meta = {.index = 9, .term = 2}, .data = (uint8_t *)"s", .len = 1};
+    snap.meta.conf.n_voters = 3;
+    for (int i = 0; i < 3; i++) snap.meta.conf.voters[i] = (raft_id)(i + 1);
+    raft_msg sm = {.type = RAFT_MSG_SNAP, .from = 1, .to = 2, .term = 2, .snapshot = &snap};
+    assert_int_equal(raft_step(R(&h, 2), &sm), 0);
+    raft_status s = ST(&h, 2);
+    assert_int_equal(s.first_index, 10);
+    assert_int_equal(s.last_index, 9);
+    raft_entry e = {.term = 2, .index = 10, .len = 1, .data = (uint8_t *)"n"};
+    raft_msg app = {.type = RAFT_MSG_APP,
+                    .from = 1,
+                    .to = 2,
+                    .term = 2,
+                    .index = 9,
+                    .log_term = 2,
+                    .commit = 10,
+                    .entries = &e,
+                    .n_entries = 1};
+    assert_int_equal(raft_step(R(&h, 2), &app), 0);
+    raft_msg stale = app;
+    stale.index = 5;
+    stale.log_term = 2;
+    stale.n_entries = 0;
+    stale.commit = 0;
+    assert_int_equal(raft_step(R(&h, 2), &stale), 0);
+    /* Nobody campaigns while a snapshot waits to be installed. */
+    assert_int_equal(raft_campaign(R(&h, 2)), 0);
+    assert_int_equal(ST(&h, 2).soft.role, RAFT_FOLLOWER);
+    h_ready(&h, 2);
+    assert_int_equal(h_node(&h, 2)->snap_index, 9);
+    assert_true(h_applied(&h, 2, "n"));
+    assert_int_equal(ST(&h, 2).hard_state.commit, 10);
+    h_free(&h);
+}
+
+/* A storage whose snapshot is not ready yet: the leader tries again later. */
+typedef struct busy_store {
+    raft_storage st;
+    const raft_storage *real;
+    int busy; /* snapshot calls left that answer "temporarily unavailable" */
+} busy_store;
+
+static int busy_initial_state(void *ctx, raft_hard_state *hs, raft_snapshot_meta *m)
+{
+    const raft_storage *r = ((busy_store *)ctx)->real;
+    return r->initial_state(r->ctx, hs, m);
+}
+static int busy_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max, raft_entries *out)
+{
+    const raft_storage *r = ((busy_store *)ctx)->real;
+    return r->entries(r->ctx, lo, hi, max, out);
+}
+static int busy_term(void *ctx, uint64_t i, uint64_t *t)
+{
+    const raft_storage *r = ((busy_store *)ctx)->real;
+    return r->term(r->ctx, i, t);
+}
+static int busy_first(void *ctx, uint64_t *i)
+{
+    const raft_storage *r = ((busy_store *)ctx)->real;
+    return r->first_index(r->ctx, i);
+}
+static int busy_last(void *ctx, uint64_t *i)
+{
+    const raft_storage *r = ((busy_store *)ctx)->real;
+    return r->last_index(r->ctx, i);
+}
+static int busy_snapshot(void *ctx, raft_snapshot *out)
+{
+    busy_store *b = ctx;
+    if (b->busy > 0) {
+        b->busy--;
+        return RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE;
+    }
+    return b->real->snapshot(b->real->ctx, out);
+}
+
+static void test_snapshot_temporarily_unavailable_is_sent_later(void **state)
+{
+    (void)state;
+    harness h = {0};
+    lagging_follower(&h);
+    /* Restart the leader on a storage whose snapshot is busy twice. */
+    busy_store b = {.real = raft_memstore_storage(h_node(&h, 1)->ms), .busy = 2};
+    b.st = (raft_storage){&b,         busy_initial_state, busy_entries, busy_term,
+                          busy_first, busy_last,          busy_snapshot};
+    raft_free(h_node(&h, 1)->r);
+    raft_config c = h.base;
+    c.id = 1;
+    c.storage = &b.st;
+    assert_int_equal(raft_new(&c, &h_node(&h, 1)->r), 0);
+    h_ready(&h, 1);
+    assert_int_equal(h_campaign(&h, 1), 0);
+    for (int i = 0; i < 6; i++) {
+        h_tick(&h, 1, 1);
+        h_stabilize(&h);
+    }
+    assert_int_equal(b.busy, 0);
+    assert_int_equal(h_node(&h, 3)->snap_index, 7);
+    h_free(&h);
+}
+
 static void test_snapshot_point_describes_applied_state_and_configuration(void **state)
 {
     (void)state;
@@ -177,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_matching_own_log_only_advances_commit),
         cmocka_unit_test(test_restart_after_snapshot_install_has_no_gap),
         cmocka_unit_test(test_failed_snapshot_report_sends_it_again_after_heartbeat),
+        cmocka_unit_test(test_append_after_snapshot_received_builds_on_it_before_install),
+        cmocka_unit_test(test_snapshot_temporarily_unavailable_is_sent_later),
         cmocka_unit_test(test_snapshot_point_describes_applied_state_and_configuration),
         cmocka_unit_test(test_memstore_refuses_gaps_and_stale_snapshots),
     };
