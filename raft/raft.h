@@ -302,7 +302,11 @@ int raft_campaign(raft *r);
 
 /* Appends data to the log (on the leader) or forwards it to the leader. RAFT_ERR_DROPPED
  * when there is no leader or a transfer is in progress. On a leader *index (if not NULL)
- * is the entry's index, else 0. */
+ * is the entry's index, else 0. RAFT_OK is not a promise: the entry may still be lost (to
+ * a leader change, or a dropped forward); the application learns the outcome only from
+ * rd.committed (match by data, or by index and term), and should time out and retry. The
+ * leader sends proposals at the next raft_ready, so all proposals made before it share
+ * one append per follower. */
 int raft_propose(raft *r, const void *data, size_t len, uint64_t *index);
 /* Proposes a membership change (leader only; RAFT_ERR_CONF_PENDING while one is in flight
  * or the leader has not yet applied an entry of its own term; RAFT_ERR_INVALID if the
@@ -311,7 +315,10 @@ int raft_propose_conf_change(raft *r, const raft_conf_change *cc, const void *ct
                              uint64_t *index);
 /* Asks for a linearizable read point. The answer arrives as a raft_read_state with the
  * same ctx in a later ready: reads at or after its index see every write acknowledged
- * before this call. RAFT_ERR_DROPPED when there is no leader. */
+ * before this call. RAFT_ERR_DROPPED when there is no leader. A leader answers only after
+ * it committed an entry of its term and a quorum acknowledged a heartbeat sent after the
+ * request; reads made between two readies share one round. If leadership changes the
+ * answer never comes: the application times out and asks again (ctx should be unique). */
 int raft_read_index(raft *r, const void *ctx, size_t ctx_len);
 /* Hands leadership to target (forwarded to the leader from a follower). */
 int raft_transfer_leader(raft *r, raft_id target);

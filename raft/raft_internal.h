@@ -90,7 +90,6 @@ int pr_infl_add(raft_progress *pr, uint32_t max_msgs, uint64_t index, uint64_t b
 void pr_infl_free_le(raft_progress *pr, uint64_t index);
 void pr_infl_free_first(raft_progress *pr);
 void pr_infl_reset(raft_progress *pr);
-const char *pr_state_name(int state);
 
 /* ---------------------------------------------------------------- reads ----------------- */
 

@@ -151,15 +151,3 @@ void pr_infl_free_first(raft_progress *pr)
     pr->infl_start = (pr->infl_start + 1) % pr->infl_cap;
     pr->infl_count--;
 }
-
-const char *pr_state_name(int state)
-{
-    switch (state) {
-    case PR_PROBE:
-        return "probe";
-    case PR_REPLICATE:
-        return "replicate";
-    default:
-        return "snapshot";
-    }
-}
