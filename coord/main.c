@@ -93,6 +93,7 @@ static void server_tick(void *arg)
     coord_server *s = arg;
     wait_expire(s->waits, server_now_ms(), COORD_ERR_TIMEOUT);
     members_tick(s);
+    maintenance_tick(s);
 }
 
 static void node_fatal(void *arg)
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
     coord_server s;
     memset(&s, 0, sizeof(s));
     s.cfg = &cfg;
+    pthread_mutex_init(&s.moves_mu, NULL);
     char *err = NULL;
     if (make_data_dir(cfg.data_dir) != 0) goto fail_free_config;
     if (storage_open(cfg.data_dir, &s.st, &err) != 0) {
@@ -265,6 +267,7 @@ fail_stop_node:
     node_halt(s.log);
     watch_service_stop(watches);
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
+    maintenance_stop(&s);
     rpc_server_shutdown(s.rpc);
     peer_destroy(s.peers);
     s.peers = NULL;
@@ -286,6 +289,7 @@ fail_close_mvcc:
 fail_close_storage:
     storage_close(s.st);
 fail_free_config:
+    pthread_mutex_destroy(&s.moves_mu);
     config_free(&cfg);
     return rc;
 }

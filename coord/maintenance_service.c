@@ -3,7 +3,10 @@
  * log round trip, as etcd does. */
 #include "pbx.h"
 #include "rpc.pb.h"
+#include "membership.h"
 #include "server.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -68,6 +71,23 @@ static void maint_defragment(void *ctx, rpc_unary *call, const uint8_t *req, siz
     rpc_unary_reply_msg(call, &etcdserverpb_DefragmentResponse_msg, &out);
 }
 
+/* MoveLeader, as etcd: sent to the leader, for a voting member; answered once that member
+ * leads (checked every tick by maintenance_tick), or "request timed out" if it never does. */
+struct leader_move {
+    struct leader_move *next;
+    rpc_unary *call;
+    uint64_t target;
+    int64_t deadline_ms;
+};
+
+static void move_answer(coord_server *s, rpc_unary *call)
+{
+    etcdserverpb_MoveLeaderResponse out = {0};
+    out.has_header = true;
+    server_fill_header(s, &out.header, mvcc_current_rev(s->kv));
+    rpc_unary_reply_msg(call, &etcdserverpb_MoveLeaderResponse_msg, &out);
+}
+
 static void maint_move_leader(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
 {
     coord_server *s = ctx;
@@ -76,14 +96,77 @@ static void maint_move_leader(void *ctx, rpc_unary *call, const uint8_t *req, si
         rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
         return;
     }
-    if (r.targetID != s->member_id) {
+    if (node_leader(s->log) != s->member_id) {
+        server_fail(call, COORD_ERR_NOT_LEADER);
+        return;
+    }
+    if (r.targetID == s->member_id) {
+        move_answer(s, call);
+        return;
+    }
+    member_rec recs[CONFIG_MAX_MEMBERS];
+    size_t n = membership_copy(s, recs);
+    bool voter = false;
+    for (size_t i = 0; i < n; i++) voter |= recs[i].id == r.targetID && !recs[i].learner;
+    if (!voter) {
         server_fail(call, COORD_ERR_BAD_LEADER_TRANSFEREE);
         return;
     }
-    etcdserverpb_MoveLeaderResponse out = {0};
-    out.has_header = true;
-    server_fill_header(s, &out.header, mvcc_current_rev(s->kv));
-    rpc_unary_reply_msg(call, &etcdserverpb_MoveLeaderResponse_msg, &out);
+    struct leader_move *m = malloc(sizeof(*m));
+    if (!m) {
+        server_fail(call, COORD_ERR_INTERNAL);
+        return;
+    }
+    m->call = call;
+    m->target = r.targetID;
+    m->deadline_ms = server_now_ms() + s->request_timeout_ms;
+    pthread_mutex_lock(&s->moves_mu);
+    m->next = s->moves;
+    s->moves = m;
+    pthread_mutex_unlock(&s->moves_mu);
+    if (node_transfer_leader(s->log, r.targetID) != 0) maintenance_tick(s);
+}
+
+void maintenance_tick(coord_server *s)
+{
+    uint64_t leader = node_leader(s->log);
+    int64_t now = server_now_ms();
+    pthread_mutex_lock(&s->moves_mu);
+    struct leader_move **pp = &s->moves, *done = NULL;
+    while (*pp) {
+        struct leader_move *m = *pp;
+        if (leader == m->target || now >= m->deadline_ms || node_failed(s->log)) {
+            *pp = m->next;
+            m->next = done;
+            done = m;
+        } else {
+            pp = &m->next;
+        }
+    }
+    pthread_mutex_unlock(&s->moves_mu);
+    while (done) {
+        struct leader_move *next = done->next;
+        if (leader == done->target)
+            move_answer(s, done->call);
+        else
+            server_fail(done->call, COORD_ERR_TIMEOUT);
+        free(done);
+        done = next;
+    }
+}
+
+void maintenance_stop(coord_server *s)
+{
+    pthread_mutex_lock(&s->moves_mu);
+    struct leader_move *m = s->moves;
+    s->moves = NULL;
+    pthread_mutex_unlock(&s->moves_mu);
+    while (m) {
+        struct leader_move *next = m->next;
+        server_fail(m->call, COORD_ERR_STOPPED);
+        free(m);
+        m = next;
+    }
 }
 
 /* grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint 1. */

@@ -12,6 +12,7 @@
 #include "rpc_server.h"
 #include "storage.h"
 #include "wait.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -39,6 +40,9 @@ typedef struct coord_server {
     /* This member's attributes were applied (members.c); ticks since it started asking. */
     _Atomic bool attr_published;
     uint64_t attr_ticks, attr_asked_tick;
+    /* MoveLeader calls waiting for their target to lead (maintenance_service.c). */
+    pthread_mutex_t moves_mu;
+    struct leader_move *moves;
     /* etcd's request timeout: 5 s + 2 election timeouts. */
     int64_t request_timeout_ms;
 } coord_server;
@@ -71,6 +75,10 @@ void server_read(coord_server *s, rpc_unary *call, bool linearizable, server_rea
 /* Service registration, one per etcd service (each in its own file). */
 int kv_service_register(coord_server *s);
 int maintenance_service_register(coord_server *s);
+/* Every tick: answers MoveLeader calls whose target now leads or whose time is up. */
+void maintenance_tick(coord_server *s);
+/* At shutdown, before the client listener closes: answers the MoveLeader calls still waiting. */
+void maintenance_stop(coord_server *s);
 int cluster_service_register(coord_server *s);
 /* Cluster.MemberList on the peer listener, for members joining the cluster. */
 int cluster_peer_service_register(coord_server *s, rpc_server *peer_rpc);
