@@ -251,10 +251,11 @@ static bool parse(reader rd, raft_msg *m, bool fill, uint8_t *bytes, uint64_t *n
 int raft_msg_decode(const uint8_t *buf, size_t len, raft_msg *out)
 {
     *out = (raft_msg){0};
+    if (!buf) return RAFT_ERR_DECODE; /* (and NULL + 0 is undefined) */
     reader rd = {buf, buf + len};
     raft_msg probe = {0};
     uint64_t n, bytes;
-    if (!buf || !parse(rd, &probe, false, NULL, &n, &bytes)) return RAFT_ERR_DECODE;
+    if (!parse(rd, &probe, false, NULL, &n, &bytes)) return RAFT_ERR_DECODE;
     bool has_snap = buf[2] & F_SNAPSHOT;
     size_t head = n * sizeof(raft_entry) + (has_snap ? sizeof(raft_snapshot) : 0);
     uint8_t *mem = malloc(head + bytes + 1);
@@ -330,11 +331,12 @@ uint8_t *raft_conf_change_encode(const raft_conf_change *cc, const void *ctx, si
 int raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *cc,
                             const uint8_t **ctx, size_t *ctx_len)
 {
+    *cc = (raft_conf_change){0};
+    if (!buf) return RAFT_ERR_DECODE;
     reader rd = {buf, buf + len};
     uint8_t version;
     uint64_t n;
-    *cc = (raft_conf_change){0};
-    if (!buf || !get_u8(&rd, &version) || version != CC_VERSION) return RAFT_ERR_DECODE;
+    if (!get_u8(&rd, &version) || version != CC_VERSION) return RAFT_ERR_DECODE;
     if (!get_varint(&rd, &n) || n > RAFT_MAX_NODES) return RAFT_ERR_DECODE;
     for (uint64_t i = 0; i < n; i++) {
         uint8_t type;
