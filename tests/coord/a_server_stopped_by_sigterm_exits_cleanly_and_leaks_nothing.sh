@@ -7,7 +7,7 @@ bin=$1
 work=$(mktemp -d "${TMPDIR:-/tmp}/coord-stop.XXXXXX")
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
