@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libgrpc-dev nanopb libnanopb-dev protobuf-compiler
       librocksdb-dev libcmocka-dev libjansson-dev nettle-dev
-      etcd-server etcd-client python3 lcov iproute2 procps)
+      etcd-server etcd-client python3 python3-grpcio lcov iproute2 procps)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
