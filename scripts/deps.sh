@@ -15,5 +15,15 @@ echo "installing: ${missing[*]}" >&2
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# The etcd-server package must not leave a system etcd running on our ports.
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The etcd-server package must not leave a system etcd running on our ports: while it installs,
+# policy-rc.d tells the package scripts not to start services.
+added_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  added_policy=1
+fi
+rc=0
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ -n "$added_policy" ] && $sudo rm -f /usr/sbin/policy-rc.d
+exit $rc
