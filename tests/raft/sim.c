@@ -98,6 +98,7 @@ typedef struct sim {
     bool durable_sm; /* the state machine survives crashes (else it is rebuilt from the snapshot) */
     uint64_t max_msg_bytes; /* 8: one write per append; more: batches */
     bool storm;             /* every seed gets the harshest weather */
+    bool pre_vote, check_quorum;
 } sim;
 
 static uint64_t rnd(sim *s)
@@ -393,6 +394,8 @@ static int start_node(sim *s, snode *n, bool founding)
     cfg.max_inflight_bytes = 256;
     cfg.max_committed_bytes = 128;
     cfg.faults = s->faults;
+    cfg.pre_vote = s->pre_vote;
+    cfg.check_quorum = s->check_quorum;
     cfg.log_level = RAFT_LOG_DEBUG;
     if (s->trace) {
         cfg.log = log_line;
@@ -555,6 +558,10 @@ static void deliver_due(sim *s)
             /* The transport tells the sender how its snapshot stream ended. */
             raft_report_snapshot(from->r, m.to, ok);
             handle_ready(s, from);
+        } else if (!ok && from && from->r && chance(s, 0.3)) {
+            /* Sometimes the transport notices the loss and says so. */
+            raft_report_unreachable(from->r, m.to);
+            handle_ready(s, from);
         }
         if (ok) {
             s->stat_msgs++;
@@ -696,8 +703,11 @@ static void transfer(sim *s)
     raft_status st;
     raft_status_get(l->r, &st);
     raft_id target = st.conf.voters[below(s, st.conf.n_voters)];
-    tracef(s, "transfer %" PRIu64 " -> %" PRIu64, l->id, target);
-    after(s, l, raft_transfer_leader(l->r, target), "transfer");
+    /* Half the time the request reaches a follower, which forwards it. */
+    snode *at = chance(s, 0.5) ? l : random_up(s);
+    tracef(s, "transfer %" PRIu64 " -> %" PRIu64 " (asked at %" PRIu64 ")", l->id, target, at->id);
+    int rc = raft_transfer_leader(at->r, target);
+    after(s, at, rc == RAFT_ERR_DROPPED ? 0 : rc, "transfer");
 }
 
 static void partition(sim *s)
@@ -813,6 +823,9 @@ static int run(sim *s, int ticks)
         s->max_msg_bytes = 8;
     }
     s->durable_sm = chance(s, 0.5);
+    /* Most seeds run as the server does (both on); some without either safeguard. */
+    s->pre_vote = !chance(s, 0.2);
+    s->check_quorum = !chance(s, 0.2);
     for (int i = 0; i < s->n_initial; i++) {
         snode *n = &s->nodes[s->n_nodes++];
         *n = (snode){.id = (raft_id)(i + 1), .ms = raft_memstore_new()};
