@@ -9,6 +9,7 @@
 #include "membership.h"
 #include "peer.h"
 #include "server.h"
+#include "snapshot.h"
 #include "watch_service.h"
 
 #include <errno.h>
@@ -193,6 +194,7 @@ int main(int argc, char **argv)
         free(err);
         goto fail_free_config;
     }
+    if (snapshot_startup(s.st, cfg.data_dir) != 0) goto fail_close_storage;
     if (mvcc_open(s.st, &s.kv) != 0) {
         fprintf(stderr, "coord: cannot open the key space in %s\n", cfg.data_dir);
         goto fail_close_storage;
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 
     s.request_timeout_ms = 5000 + 2 * cfg.election_ms;
     if (start_peers(&s, &cfg) != 0) goto fail_destroy_peers;
+    snapshot_mgr_opts so = {.srv = &s};
+    if (snapshot_mgr_create(&so, &s.snapshots) != 0) goto fail_destroy_peers;
     /* A new cluster's founding voters; a member joining a running cluster gets its
      * configuration from the leader's log instead. */
     uint64_t voters[CONFIG_MAX_MEMBERS];
@@ -236,6 +240,8 @@ int main(int argc, char **argv)
                     .n_voters = n_voters,
                     .apply_conf = membership_apply_conf,
                     .conf_refused = membership_conf_refused,
+                    .install_snapshot = snapshot_install_hook,
+                    .send_snapshot = snapshot_send_hook,
                     .peers = s.peers,
                     .tick_ms = cfg.heartbeat_ms,
                     .election_ticks = (int)(cfg.election_ms / cfg.heartbeat_ms),
@@ -247,6 +253,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "coord: cannot start the node in %s\n", cfg.data_dir);
         goto fail_destroy_peers;
     }
+    snapshot_mgr_start(s.snapshots);
     if (rpc_server_start(s.peer_rpc) != 0) goto fail_stop_node;
     if (start_lease_expiry(&s, &cfg, &expiry) != 0) goto fail_stop_node;
     if (rpc_server_start(s.rpc) != 0) goto fail_stop_node;
@@ -265,6 +272,8 @@ fail_stop_node:
     lease_expiry_stop(expiry);
     rpc_server_shutdown(s.peer_rpc);
     node_halt(s.log);
+    snapshot_mgr_destroy(s.snapshots);
+    s.snapshots = NULL;
     watch_service_stop(watches);
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
     maintenance_stop(&s);
@@ -273,6 +282,7 @@ fail_stop_node:
     s.peers = NULL;
     node_free(s.log);
 fail_destroy_peers:
+    snapshot_mgr_destroy(s.snapshots); /* no stream reached it: peer_rpc never started */
     if (s.peer_rpc) rpc_server_destroy(s.peer_rpc);
     if (s.peers) peer_destroy(s.peers);
 fail_destroy_rpc:

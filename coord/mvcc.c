@@ -200,6 +200,33 @@ void mvcc_close(mvcc *m)
     free(m);
 }
 
+void mvcc_pause(mvcc *m)
+{
+    /* The writer's order (write_lock, then lock), so a commit in flight finishes first. */
+    pthread_mutex_lock(&m->write_lock);
+    pthread_mutex_lock(&m->lock);
+}
+
+int mvcc_resume(mvcc *m)
+{
+    uint64_t rev, compacted, done, applied;
+    int rc = MVCC_OK;
+    if (read_meta(m->st, MVCC_META_REV, 1, &rev) != 0 ||
+        read_meta(m->st, MVCC_META_COMPACTED, 0, &compacted) != 0 ||
+        read_meta(m->st, MVCC_META_COMPACT_DONE, 0, &done) != 0 ||
+        read_meta(m->st, MVCC_META_APPLIED, 0, &applied) != 0) {
+        rc = MVCC_ERR_IO;
+    } else {
+        m->current_rev = (int64_t)rev;
+        m->compacted_rev = (int64_t)compacted;
+        m->compact_done = (int64_t)done;
+        m->applied_index = applied;
+    }
+    pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->write_lock);
+    return rc;
+}
+
 int64_t mvcc_current_rev(mvcc *m)
 {
     pthread_mutex_lock(&m->lock);

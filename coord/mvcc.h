@@ -55,6 +55,15 @@ typedef int (*mvcc_visit_fn)(void *arg, const mvcc_kv *kv);
 int mvcc_open(storage *st, mvcc **out);
 void mvcc_close(mvcc *m);
 
+/* Replacing the store's contents beneath it (installing a snapshot): mvcc_pause waits for the
+ * writer, then holds every new transaction and every revision query until mvcc_resume, so no
+ * reader sees a half-replaced key space. Transactions begun before keep their snapshot.
+ * mvcc_resume re-reads the revisions and the applied index as mvcc_open does, then lets
+ * everyone go; MVCC_ERR_IO if they cannot be read (the store is then not to be trusted). The
+ * writer's thread calls both. */
+void mvcc_pause(mvcc *m);
+int mvcc_resume(mvcc *m);
+
 int64_t mvcc_current_rev(mvcc *m);
 int64_t mvcc_compacted_rev(mvcc *m);
 /* The revision up to which compaction has physically finished (<= mvcc_compacted_rev). When it

@@ -538,6 +538,24 @@ int peer_add(peer_transport *t, uint64_t id, const char *host_port)
     return rc;
 }
 
+int peer_addr(peer_transport *t, uint64_t id, char *out, size_t cap)
+{
+    int rc = -1;
+    pthread_rwlock_rdlock(&t->table_lock);
+    peer *pr = find_peer(t, id, NULL);
+    if (pr) {
+        pthread_mutex_lock(&pr->mu);
+        size_t n = strlen(pr->addr);
+        if (n < cap) {
+            memcpy(out, pr->addr, n + 1);
+            rc = 0;
+        }
+        pthread_mutex_unlock(&pr->mu);
+    }
+    pthread_rwlock_unlock(&t->table_lock);
+    return rc;
+}
+
 void peer_remove(peer_transport *t, uint64_t id)
 {
     size_t i;

@@ -68,6 +68,9 @@ int peer_register(peer_transport *p, rpc_server *srv);
 /* Starts sending to member id at "host:port" (a peer URL's address). Re-adding updates it
  * (the stream is reopened to the new address). Returns 0, or -1 (id 0 or self, no memory). */
 int peer_add(peer_transport *p, uint64_t id, const char *host_port);
+/* Copies member id's "host:port" into out (cap bytes, NUL-terminated), for other streams to the
+ * same peer (snapshots). Returns 0, or -1 for an unknown id or a cap too small. */
+int peer_addr(peer_transport *p, uint64_t id, char *out, size_t cap);
 /* Stops sending to id (dropping what is queued) and waits for its sender thread to end. */
 void peer_remove(peer_transport *p, uint64_t id);
 /* Queues a copy of one encoded raft message for `to`. Returns 0, or -1 if dropped (an unknown

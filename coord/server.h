@@ -24,6 +24,7 @@ typedef struct coord_server {
     storage *st;
     mvcc *kv;
     node *log;
+    struct snapshot_mgr *snapshots; /* shipping and installing snapshots (snapshot.h) */
     wait_registry *waits;
     rpc_server *rpc;
     lease_table *leases; /* the apply step changes it; the primary's clock runs it */

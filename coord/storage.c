@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ static void make_options(storage *st)
     st->ro = rocksdb_readoptions_create();
 }
 
-int storage_open(const char *dir, storage **out, char **errmsg)
+static int open_db(const char *dir, bool read_only, storage **out, char **errmsg)
 {
     if (errmsg) *errmsg = NULL;
     storage *st = calloc(1, sizeof(*st));
@@ -126,7 +127,7 @@ int storage_open(const char *dir, storage **out, char **errmsg)
         set_errmsg(errmsg, "storage_open", "out of memory");
         goto fail_free_st;
     }
-    if (mkdir_p(dir) != 0) {
+    if (!read_only && mkdir_p(dir) != 0) {
         set_errmsg(errmsg, dir, strerror(errno));
         goto fail_free_dir;
     }
@@ -135,8 +136,12 @@ int storage_open(const char *dir, storage **out, char **errmsg)
     const rocksdb_options_t *cf_opts[STORAGE_CF_COUNT];
     for (int i = 0; i < STORAGE_CF_COUNT; i++) cf_opts[i] = st->options;
     char *err = NULL;
-    st->db = rocksdb_open_column_families(st->options, dir, STORAGE_CF_COUNT, cf_names, cf_opts,
-                                          st->cf, &err);
+    if (read_only)
+        st->db = rocksdb_open_for_read_only_column_families(st->options, dir, STORAGE_CF_COUNT,
+                                                            cf_names, cf_opts, st->cf, 0, &err);
+    else
+        st->db = rocksdb_open_column_families(st->options, dir, STORAGE_CF_COUNT, cf_names, cf_opts,
+                                              st->cf, &err);
     if (err) {
         set_errmsg(errmsg, dir, err);
         rocksdb_free(err);
@@ -152,6 +157,16 @@ fail_free_dir:
 fail_free_st:
     free(st);
     return -1;
+}
+
+int storage_open(const char *dir, storage **out, char **errmsg)
+{
+    return open_db(dir, false, out, errmsg);
+}
+
+int storage_open_read_only(const char *dir, storage **out, char **errmsg)
+{
+    return open_db(dir, true, out, errmsg);
 }
 
 void storage_close(storage *st)

@@ -17,7 +17,8 @@
 enum storage_cf {
     STORAGE_CF_DEFAULT = 0, /* unused, RocksDB requires it */
     STORAGE_CF_RAFTLOG,     /* be64 index -> log entry */
-    STORAGE_CF_RAFTMETA,    /* hard state, membership, snapshot metadata, ids */
+    STORAGE_CF_RAFTMETA,    /* hard state, membership, snapshot metadata, ids; the keys of
+                               the state machine here travel in snapshots (snapshot_store.c) */
     STORAGE_CF_KV,          /* MVCC key space (see mvcc.h for the layout) */
     STORAGE_CF_CHANGES,     /* be64 revision ‖ be32 sub -> key touched */
     STORAGE_CF_META,        /* state machine: applied index, current and compacted revision */
@@ -40,6 +41,9 @@ typedef struct storage {
 /* Opens (creating if needed) the database in dir. On failure returns -1 and, if errmsg is not
  * NULL, sets *errmsg to a malloc'd message the caller frees. */
 int storage_open(const char *dir, storage **out, char **errmsg);
+/* Opens the database in dir read-only (a checkpoint): nothing in dir is written; a WAL it holds
+ * is replayed in memory. Used like a handle from storage_open, writes excepted. */
+int storage_open_read_only(const char *dir, storage **out, char **errmsg);
 void storage_close(storage *st);
 
 /* Bytes on disk of the live database files (SSTs + WAL), for Maintenance.Status dbSize. */
