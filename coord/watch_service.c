@@ -308,6 +308,9 @@ int watch_service_register(coord_server *s, watch_service **out)
         .progress_interval_ms = s->cfg->watch_progress_notify_ms,
         /* etcd's limit for one watch response: the request limit plus gRPC's overhead. */
         .response_max_bytes = (size_t)s->cfg->max_request_bytes + 512 * 1024,
+        /* A small write reaches its watchers from the apply thread, without a thread hop,
+         * when no lock is in the way (never waiting for one). */
+        .inline_max_events = 32,
     };
     if (watch_hub_create(&o, &svc->hub) != WATCH_OK) goto fail_free_svc;
     static const rpc_stream_handlers handlers = {.on_open = watch_open,

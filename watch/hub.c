@@ -3,7 +3,8 @@
  * A round reads the changes after claimed_rev from a fresh view (no lock), matches them against
  * the synced set and claims their revisions (lock), reads the prev_kv the matches need (no
  * lock), then hands each watcher its events (lock). A watcher whose stream has too much queued
- * leaves the synced set instead and is caught up from the store later.
+ * leaves the synced set instead and is caught up from the store later. Rounds run on the
+ * notifier thread, or — small ones, when no lock is in the way — on the thread that notifies.
  */
 #include "watch_internal.h"
 
@@ -20,6 +21,8 @@
  * path forgot to announce is late, never lost. */
 #define IDLE_LOOK_MS 1000
 #define RETRY_MS     100
+/* An inline round scans the range watchers under the lock; past this many it is not small. */
+#define INLINE_MAX_RANGES 64
 
 static int64_t now_ms(void)
 {
@@ -87,8 +90,30 @@ static void progress_waiting_streams(watch_hub *h)
     for (watch_stream *st = h->streams; st; st = st->next) stream_try_progress(h, st);
 }
 
+/* Hands each watcher of the round's hits its events; a watcher whose stream holds too much
+ * leaves the synced set instead. Then the round's revisions count as delivered. mu held. */
+static void deliver_round(watch_hub *h, int64_t from)
+{
+    const watch_batch *b = &h->round;
+    const watch_hits *hs = &h->round_hits;
+    for (size_t i = 0; i < hs->n;) {
+        watcher *w = hs->v[i].w;
+        size_t j = i;
+        while (j < hs->n && hs->v[j].w == w) j++;
+        if (w->state == W_SYNCED) {
+            if (stream_backlog(h, w->st) > h->o.stream_backlog_max)
+                watcher_unsync(h, w, from);
+            else
+                deliver(h, &h->round_out, w, b, hs->v + i, j - i, b->to);
+        }
+        i = j;
+    }
+    h->delivered_rev = b->to;
+    progress_waiting_streams(h);
+}
+
 /* One round. Returns 1 when it claimed revisions, 0 when the store had nothing new, < 0 on an
- * error (nothing claimed then). Only the notifier (or watch_hub_poll) runs rounds. */
+ * error (nothing claimed then). round_mu held. */
 static int hub_round(watch_hub *h)
 {
     const watch_reader *r = &h->o.reader;
@@ -131,25 +156,60 @@ static int hub_round(watch_hub *h)
     batch_read_prevs(b, r, view);
 
     pthread_mutex_lock(&h->mu);
-    const watch_hits *hs = &h->round_hits;
-    for (size_t i = 0; i < hs->n;) {
-        watcher *w = hs->v[i].w;
-        size_t j = i;
-        while (j < hs->n && hs->v[j].w == w) j++;
-        if (w->state == W_SYNCED) {
-            if (stream_backlog(h, w->st) > h->o.stream_backlog_max)
-                watcher_unsync(h, w, from);
-            else
-                deliver(h, &h->round_out, w, b, hs->v + i, j - i, b->to);
-        }
-        i = j;
-    }
-    h->delivered_rev = b->to;
+    deliver_round(h, from);
     h->round_busy = false;
     free_grave(h);
-    progress_waiting_streams(h);
     pthread_mutex_unlock(&h->mu);
     rc = 1;
+done_close:
+    r->close(view);
+    return rc;
+}
+
+/* A whole round on the notifying thread, for a small revision, or nothing at all: it gives up
+ * (returning 0, nothing claimed) when a lock is taken, the history was compacted, or the round
+ * is not small. Returns 1 when everything up to rev has been delivered. round_mu held. */
+static int hub_round_inline(watch_hub *h, int64_t rev)
+{
+    const watch_reader *r = &h->o.reader;
+    if (pthread_mutex_trylock(&h->mu) != 0) return 0;
+    if (h->n_synced == 0) {
+        /* Nobody to match: the revisions are claimed without reading them. */
+        if (rev > h->claimed_rev) h->claimed_rev = h->delivered_rev = rev;
+        progress_waiting_streams(h);
+        pthread_mutex_unlock(&h->mu);
+        return 1;
+    }
+    pthread_mutex_unlock(&h->mu);
+
+    void *view;
+    int64_t store_rev, compacted;
+    if (r->open(r->arg, &view, &store_rev, &compacted) != 0) return 0;
+    int rc = 0;
+    int64_t from = h->claimed_rev + 1;
+    if (from < compacted) goto done_close;
+    if (store_rev < from) {
+        rc = 1;
+        goto done_close;
+    }
+    watch_batch *b = &h->round;
+    if (store_rev - from >= h->o.window_max_revs ||
+        batch_read(b, r, view, from, store_rev, h->o.round_max_bytes) != 0 || b->to != store_rev ||
+        b->n > h->o.inline_max_events || deliver_buf_reserve(&h->round_out, b->n) != 0)
+        goto done_close;
+    if (pthread_mutex_trylock(&h->mu) != 0) goto done_close;
+    if (h->synced.nranges > INLINE_MAX_RANGES) goto done_unlock;
+    hits_collect(&h->round_hits, &h->synced, b);
+    if (h->round_hits.oom || h->round_hits.n > h->o.inline_max_events) goto done_unlock;
+    h->mark++;
+    h->claimed_rev = b->to;
+    /* Few events, and prev_kv rarely asked for: reading them under the lock is cheap here. */
+    batch_read_prevs(b, r, view);
+    deliver_round(h, from);
+    free_grave(h);
+    rc = b->to >= rev;
+done_unlock:
+    pthread_mutex_unlock(&h->mu);
 done_close:
     r->close(view);
     return rc;
@@ -175,11 +235,19 @@ void watch_hub_tick(watch_hub *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+static int locked_round(watch_hub *h)
+{
+    pthread_mutex_lock(&h->round_mu);
+    int rc = hub_round(h);
+    pthread_mutex_unlock(&h->round_mu);
+    return rc;
+}
+
 int watch_hub_poll(watch_hub *h)
 {
     int n = 0;
     for (;;) {
-        int a = hub_round(h);
+        int a = locked_round(h);
         if (a < 0) return a;
         int b = catchup_window(h);
         if (b < 0) return b;
@@ -198,13 +266,14 @@ static void *notifier_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&h->wake_mu);
         for (;;) {
-            if (h->wake_stop || h->notified_rev > h->claimed_rev) break;
+            if (h->wake_stop || h->wake_pending) break;
             int64_t now = now_ms();
             if (now >= next_tick || now >= next_look) break;
             struct timespec ts = deadline_at(next_tick < next_look ? next_tick : next_look);
             pthread_cond_timedwait(&h->wake_cv, &h->wake_mu, &ts);
         }
         bool stop = h->wake_stop;
+        h->wake_pending = false;
         pthread_mutex_unlock(&h->wake_mu);
         if (stop) break;
         int64_t now = now_ms();
@@ -214,7 +283,7 @@ static void *notifier_main(void *arg)
         }
         next_look = now + IDLE_LOOK_MS;
         int rc;
-        while ((rc = hub_round(h)) > 0) {
+        while ((rc = locked_round(h)) > 0) {
         }
         if (rc < 0) next_look = now + RETRY_MS; /* the store failed us: look again soon */
     }
@@ -248,11 +317,14 @@ void *catchup_thread(void *arg)
 
 void watch_hub_notify(watch_hub *h, int64_t rev)
 {
-    pthread_mutex_lock(&h->wake_mu);
-    if (rev > h->notified_rev) {
-        h->notified_rev = rev;
-        pthread_cond_signal(&h->wake_cv);
+    if (h->o.inline_max_events && pthread_mutex_trylock(&h->round_mu) == 0) {
+        int done = hub_round_inline(h, rev);
+        pthread_mutex_unlock(&h->round_mu);
+        if (done) return;
     }
+    pthread_mutex_lock(&h->wake_mu);
+    h->wake_pending = true;
+    pthread_cond_signal(&h->wake_cv);
     pthread_mutex_unlock(&h->wake_mu);
 }
 
@@ -270,7 +342,8 @@ int watch_hub_create(const watch_hub_opts *opts, watch_hub **out)
     if (h->o.window_max_revs <= 0) h->o.window_max_revs = DEFAULT_WINDOW_REVS;
     if (!h->o.round_max_bytes) h->o.round_max_bytes = DEFAULT_ROUND_BYTES;
     if (pthread_mutex_init(&h->mu, NULL)) goto fail_free_hub;
-    if (pthread_mutex_init(&h->wake_mu, NULL)) goto fail_destroy_mu;
+    if (pthread_mutex_init(&h->round_mu, NULL)) goto fail_destroy_mu;
+    if (pthread_mutex_init(&h->wake_mu, NULL)) goto fail_destroy_round_mu;
     if (cond_init_monotonic(&h->catchup_cv)) goto fail_destroy_wake_mu;
     if (cond_init_monotonic(&h->wake_cv)) goto fail_destroy_catchup_cv;
     index_init(&h->synced);
@@ -278,7 +351,7 @@ int watch_hub_create(const watch_hub_opts *opts, watch_hub **out)
     batch_init(&h->round);
     batch_init(&h->window);
     /* Synced watchers are served from the store's current revision on. */
-    h->claimed_rev = h->delivered_rev = h->notified_rev = h->o.reader.current_rev(h->o.reader.arg);
+    h->claimed_rev = h->delivered_rev = h->o.reader.current_rev(h->o.reader.arg);
     h->catchup_cursor = 0;
     if (!h->o.manual) {
         if (pthread_create(&h->notifier, NULL, notifier_main, h)) goto fail_destroy_wake_cv;
@@ -301,6 +374,8 @@ fail_destroy_catchup_cv:
     pthread_cond_destroy(&h->catchup_cv);
 fail_destroy_wake_mu:
     pthread_mutex_destroy(&h->wake_mu);
+fail_destroy_round_mu:
+    pthread_mutex_destroy(&h->round_mu);
 fail_destroy_mu:
     pthread_mutex_destroy(&h->mu);
 fail_free_hub:
@@ -342,6 +417,7 @@ void watch_hub_destroy(watch_hub *h)
     pthread_cond_destroy(&h->wake_cv);
     pthread_cond_destroy(&h->catchup_cv);
     pthread_mutex_destroy(&h->wake_mu);
+    pthread_mutex_destroy(&h->round_mu);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }

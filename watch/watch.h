@@ -118,6 +118,11 @@ typedef struct watch_hub_opts {
     size_t response_max_bytes;
     int64_t window_max_revs; /* revisions per catch-up window and per round; 0: 1000 */
     size_t round_max_bytes;  /* event bytes read per round or window; 0: 8 MiB */
+    /* When > 0, watch_hub_notify itself delivers a revision of at most this many events, with
+     * as many matches and few enough range watchers, if it can take the hub's locks without
+     * waiting (otherwise it leaves the work to the notifier thread). This saves a thread hop
+     * on the common small write; 0: always the notifier. */
+    size_t inline_max_events;
     /* No threads: the owner drives the hub with watch_hub_poll and watch_hub_tick (tests). */
     bool manual;
 } watch_hub_opts;
@@ -128,8 +133,9 @@ typedef struct watch_stream watch_stream;
 /* Creates a hub; it takes the store's current revision as the point from which the synced
  * watchers are served. Starts its threads unless opts->manual. */
 int watch_hub_create(const watch_hub_opts *opts, watch_hub **out);
-/* The store's revision rose to rev (and that commit is visible to readers). Cheap; takes no
- * lock that a watcher can hold. */
+/* The store's revision rose to rev (and that commit is visible to readers). Never waits for a
+ * lock a watcher or a stream can hold: at most it delivers a small revision itself (see
+ * inline_max_events) when nothing is in the way. Called by one thread at a time. */
 void watch_hub_notify(watch_hub *h, int64_t rev);
 /* Stops the threads (waits for them). Streams still work afterwards but get no events. */
 void watch_hub_stop(watch_hub *h);

@@ -2,8 +2,10 @@
  *
  * Locking: one mutex, hub.mu, guards every watcher, every stream and the hub's sets, and is held
  * around every sink call, so a watcher's responses are queued in the order they were decided.
- * Reads of the store happen outside it. The notifier's wake-up has its own mutex (wake_mu), held
- * only for a few instructions, so watch_hub_notify never waits for watcher work.
+ * Reads of the store happen outside it. Rounds run one at a time under round_mu, which also
+ * guards the round state; claimed_rev is written only by a round holder (with mu too). The
+ * notifier's wake-up has its own mutex (wake_mu), held only for a few instructions; the
+ * notifying thread only ever try-locks round_mu and mu, so it never waits for watcher work.
  *
  * Who holds a watcher (its `state`):
  *   SYNCED    in hub.synced; a round delivers its live events.
@@ -184,15 +186,17 @@ struct watch_hub {
     bool stopping;
     pthread_cond_t catchup_cv; /* with mu: the unsynced set grew, or stopping */
 
+    pthread_mutex_t round_mu;
+
     pthread_mutex_t wake_mu;
     pthread_cond_t wake_cv;
-    int64_t notified_rev;
+    bool wake_pending; /* a revision came that no round has delivered yet */
     bool wake_stop;
 
     pthread_t notifier, catcher;
     bool threads;
 
-    /* The notifier's round state (only its thread touches these). */
+    /* The round state (under round_mu). */
     watch_batch round;
     watch_hits round_hits;
     deliver_buf round_out;

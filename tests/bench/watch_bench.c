@@ -5,9 +5,10 @@
  *       N watchers on N distinct keys over S streams, then R puts/s for T s, each to one
  *       watched key. Prints the server's RSS before and after the watchers exist (with --pid),
  *       and the delay from each put's acknowledgement (and from its sending) to its event.
- *   watch_bench prefix EP --events N [--writers W]
- *       One watcher on a prefix while W writers put N keys under it as fast as they can:
- *       events/s delivered, from the first put sent to the last event received.
+ *   watch_bench prefix EP --events N [--writers W] [--txn-size K]
+ *       One watcher on a prefix while W writers put N keys under it as fast as they can (K
+ *       puts per transaction, so K events per revision): events/s delivered, from the first
+ *       write sent to the last event received.
  *   watch_bench catchup EP --revisions N [--writers W] [--no-load]
  *       Writes N revisions (unless --no-load), then times a watch from revision 1 until it
  *       has received them all.
@@ -31,11 +32,12 @@
 #include <unistd.h>
 
 #define METHOD_PUT   "/etcdserverpb.KV/Put"
+#define METHOD_TXN   "/etcdserverpb.KV/Txn"
 #define METHOD_WATCH "/etcdserverpb.Watch/Watch"
 
 typedef struct opts {
     const char *mode, *ep, *prefix;
-    long watchers, streams, rate, seconds, events, revisions, writers, value_size;
+    long watchers, streams, rate, seconds, events, revisions, writers, value_size, txn_size;
     int pid;
     bool no_load;
 } opts;
@@ -113,6 +115,36 @@ static int64_t put(rpc_channel *ch, const char *key, const char *value, size_t v
     }
     die("puts keep failing");
     return -1;
+}
+
+/* K puts in one transaction: keys prefix + (first + i) % 100000. */
+static void put_txn(rpc_channel *ch, const char *prefix, long first, long k, const char *value,
+                    size_t value_len)
+{
+    etcdserverpb_RequestOp *ops = calloc((size_t)k, sizeof(*ops));
+    char(*keys)[64] = calloc((size_t)k, sizeof(*keys));
+    if (!ops || !keys) die("out of memory");
+    for (long i = 0; i < k; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "%s%09ld", prefix, (first + i) % 100000);
+        ops[i].which_request = etcdserverpb_RequestOp_request_put_tag;
+        ops[i].request.request_put.key = (pbx_bytes_t){(const uint8_t *)keys[i], strlen(keys[i])};
+        ops[i].request.request_put.value = (pbx_bytes_t){(const uint8_t *)value, value_len};
+    }
+    etcdserverpb_TxnRequest req = {.success = {.items = ops, .count = (size_t)k}};
+    rpc_call_opts co = {.timeout_ms = 30000};
+    for (int attempt = 0;; attempt++) {
+        rpc_reply reply;
+        grpc_status_code code =
+            rpc_call_msg(ch, METHOD_TXN, &etcdserverpb_TxnRequest_msg, &req, &co, &reply);
+        if (code != GRPC_STATUS_OK)
+            fprintf(stderr, "watch_bench: txn: %d %s (retrying)\n", code, reply.message);
+        rpc_reply_free(&reply);
+        if (code == GRPC_STATUS_OK) break;
+        if (attempt == 20) die("transactions keep failing");
+        usleep(100000);
+    }
+    free(keys);
+    free(ops);
 }
 
 /* ---- watch streams ---- */
@@ -344,6 +376,7 @@ static int run_fanout(const opts *o)
 typedef struct flood {
     rpc_channel *ch;
     long total;
+    long txn_size; /* puts per write: 1 is a plain put */
     _Atomic long next;
     char *value;
     long value_size;
@@ -354,6 +387,13 @@ static void *flood_write(void *arg)
 {
     flood *fl = arg;
     for (;;) {
+        if (fl->txn_size > 1) {
+            long n = atomic_fetch_add(&fl->next, fl->txn_size);
+            if (n >= fl->total) return NULL;
+            long k = fl->total - n < fl->txn_size ? fl->total - n : fl->txn_size;
+            put_txn(fl->ch, fl->prefix, n, k, fl->value, (size_t)fl->value_size);
+            continue;
+        }
         long n = atomic_fetch_add(&fl->next, 1);
         if (n >= fl->total) return NULL;
         char key[64];
@@ -370,6 +410,7 @@ static void start_writers(flood *fl, long writers, pthread_t *th)
 static int run_prefix(const opts *o)
 {
     flood fl = {.total = o->events,
+                .txn_size = o->txn_size,
                 .value = value_of(o->value_size),
                 .value_size = o->value_size,
                 .prefix = "wp/"};
@@ -465,12 +506,14 @@ int main(int argc, char **argv)
               .revisions = 1000000,
               .writers = 32,
               .value_size = 32,
+              .txn_size = 1,
               .prefix = "wb/"};
     static const struct option longs[] = {
         {"watchers", 1, NULL, 'w'}, {"streams", 1, NULL, 's'}, {"rate", 1, NULL, 'r'},
         {"seconds", 1, NULL, 't'},  {"events", 1, NULL, 'e'},  {"revisions", 1, NULL, 'n'},
         {"writers", 1, NULL, 'W'},  {"pid", 1, NULL, 'p'},     {"value-size", 1, NULL, 'v'},
-        {"prefix", 1, NULL, 'P'},   {"no-load", 0, NULL, 'L'}, {NULL, 0, NULL, 0}};
+        {"prefix", 1, NULL, 'P'},   {"no-load", 0, NULL, 'L'}, {"txn-size", 1, NULL, 'k'},
+        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
@@ -507,6 +550,9 @@ int main(int argc, char **argv)
         case 'L':
             o.no_load = true;
             break;
+        case 'k':
+            o.txn_size = atol(optarg);
+            break;
         default:
             die("unknown option (see the comment at the top of watch_bench.c)");
         }
@@ -515,7 +561,8 @@ int main(int argc, char **argv)
         die("usage: watch_bench fanout|prefix|catchup|stall ENDPOINT [options]");
     o.mode = argv[optind];
     o.ep = argv[optind + 1];
-    if (o.streams < 1 || o.watchers < 1 || o.rate < 1 || o.writers < 1 || !o.prefix[0])
+    if (o.streams < 1 || o.watchers < 1 || o.rate < 1 || o.writers < 1 || o.txn_size < 1 ||
+        o.txn_size > 128 || !o.prefix[0])
         die("counts must be positive");
     grpc_init();
     if (strcmp(o.mode, "fanout") == 0) return run_fanout(&o);

@@ -7,7 +7,9 @@
 #      RATE puts/s of STALL_VALUE (1 KiB) values: the live watchers' delay, against the same
 #      run without the stalled client, and the server's peak RSS;
 #   3. one prefix watcher while WRITERS (32) clients put EVENTS (100,000) keys under it as fast
-#      as they can: events/s delivered (bounded by the server's write rate, also shown);
+#      as they can: events/s delivered (bounded by the server's write rate, also shown); then
+#      the same written as transactions of TXN_SIZE (100) puts, where the watch path, not the
+#      write path, sets the pace;
 #   4. catch-up: CATCHUP_REVISIONS (1,000,000) revisions written, then a watch from revision 1
 #      until it has them all: seconds.
 #   tests/bench/watch_compare.sh [COORD_BIN]   (env as above, ETCD_BIN, BENCH_WATCH, ONLY)
@@ -23,6 +25,7 @@ STALL_VALUE=${STALL_VALUE:-1024}
 EVENTS=${EVENTS:-100000}
 WRITERS=${WRITERS:-32}
 CATCHUP_REVISIONS=${CATCHUP_REVISIONS:-1000000}
+TXN_SIZE=${TXN_SIZE:-100}
 ONLY=${ONLY:-fanout,stall,prefix,catchup}
 BENCH_WATCH=${BENCH_WATCH:-$(dirname "$COORD_BIN")/bench_watch}
 [ -x "$BENCH_WATCH" ] || fail "bench_watch not found at $BENCH_WATCH (build the bench_watch target)"
@@ -81,6 +84,10 @@ for s in $(servers_to_measure); do
     fresh "$s" prefix
     measure "$s" prefix prefix "$(server_ep "$SRV")" --events "$EVENTS" --writers "$WRITERS"
     server_stop "$SRV"
+    fresh "$s" prefixtxn
+    measure "$s" prefixtxn prefix "$(server_ep "$SRV")" --events "$EVENTS" --writers 8 \
+      --txn-size "$TXN_SIZE"
+    server_stop "$SRV"
     echo "$s: prefix watcher done" >&2
   fi
   if wanted catchup; then
@@ -127,11 +134,13 @@ if wanted stall; then
   echo
 fi
 if wanted prefix; then
-  printf 'One prefix watcher, %d events written by %d clients as fast as they can\n' "$EVENTS" "$WRITERS"
-  printf '%-6s %12s %12s %14s\n' server "events/s" "seconds" "write seconds"
+  printf 'One prefix watcher, %d events written as fast as they can be\n' "$EVENTS"
+  printf '%-6s %-22s %12s %12s %14s\n' server writes "events/s" "seconds" "write seconds"
   for s in $(servers_to_measure); do
-    printf '%-6s %12s %12s %14s\n' "$s" "$(v "$s.prefix.events_per_s")" "$(v "$s.prefix.seconds")" \
-      "$(v "$s.prefix.write_seconds")"
+    printf '%-6s %-22s %12s %12s %14s\n' "$s" "$WRITERS clients, 1 put" "$(v "$s.prefix.events_per_s")" \
+      "$(v "$s.prefix.seconds")" "$(v "$s.prefix.write_seconds")"
+    printf '%-6s %-22s %12s %12s %14s\n' "$s" "8 clients, $TXN_SIZE-put txns" \
+      "$(v "$s.prefixtxn.events_per_s")" "$(v "$s.prefixtxn.seconds")" "$(v "$s.prefixtxn.write_seconds")"
   done
   echo
 fi

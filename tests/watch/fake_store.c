@@ -136,6 +136,7 @@ static int r_open(void *arg, void **view, int64_t *rev, int64_t *compacted)
         pthread_mutex_unlock(&fs->mu);
         return WATCH_ERR_IO;
     }
+    fs->opens++;
     fake_view *v = calloc(1, sizeof(*v));
     if (!v) abort();
     v->fs = fs;

@@ -33,6 +33,7 @@ typedef struct fake_store {
     int64_t compacted; /* 0: nothing compacted */
     size_t in_txn;     /* changes of the open transaction (at rev + 1) */
     int fail_opens;    /* the next opens fail with WATCH_ERR_IO */
+    int opens;         /* views opened so far */
 } fake_store;
 
 void fs_init(fake_store *fs);

@@ -2,6 +2,7 @@
  * catch-up, filters, fragments and bounded memory. The hub runs in manual mode (the test
  * drives every round), except in the tests that check its threads. */
 #include "fake_store.h"
+#include "watch_internal.h" /* one test holds the hub's lock */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -836,6 +837,77 @@ static void test_closing_a_stream_frees_its_watchers_and_sends_nothing_more(void
     assert_int_equal(s.watchers, 0);
 }
 
+/* ---- delivery on the notifying thread ---- */
+
+static int64_t put_and_notify(fx *f, const char *key, const char *value)
+{
+    int64_t rev = fs_put(&f->fs, key, value);
+    watch_hub_notify(f->h, rev);
+    return rev;
+}
+
+static void test_a_small_revision_is_delivered_by_the_notifying_thread(void **state)
+{
+    fx *f = *state;
+    watch_hub_opts o = {.manual = true, .inline_max_events = 8};
+    fx_start(f, &o);
+    create(f, 0, req_key("a"));
+    put_and_notify(f, "a", "1");
+    ev_list e;
+    events_of(f, 0, 0, &e);
+    assert_int_equal(e.n, 1);
+}
+
+static void test_a_revision_larger_than_the_inline_limit_is_left_to_the_rounds(void **state)
+{
+    fx *f = *state;
+    watch_hub_opts o = {.manual = true, .inline_max_events = 2};
+    fx_start(f, &o);
+    create(f, 0, req_range("k", "l", 1));
+    fs_txn_begin(&f->fs);
+    fs_txn_put(&f->fs, "k1", "a");
+    fs_txn_put(&f->fs, "k2", "b");
+    fs_txn_put(&f->fs, "k3", "c");
+    watch_hub_notify(f->h, fs_txn_end(&f->fs));
+    assert_int_equal(sink_count(&f->sink[0]), 1);
+    poll_hub(f);
+    assert_int_equal(event_responses(f, 0, 0), 1);
+}
+
+static void test_without_synced_watchers_a_notify_reads_nothing(void **state)
+{
+    fx *f = *state;
+    watch_hub_opts o = {.manual = true, .inline_max_events = 8};
+    fx_start(f, &o);
+    int opens = f->fs.opens;
+    for (int i = 0; i < 10; i++) put_and_notify(f, "a", "v");
+    assert_int_equal(f->fs.opens, opens);
+    /* The revisions count as delivered: a watch from the past catches up from the store. */
+    watch_create_req r = req_key("a");
+    r.start_revision = 5;
+    create(f, 0, r);
+    poll_hub(f);
+    ev_list e;
+    events_of(f, 0, 0, &e);
+    assert_int_equal(e.n, 7);
+}
+
+static void test_notify_does_not_deliver_while_a_round_holds_the_hub(void **state)
+{
+    fx *f = *state;
+    watch_hub_opts o = {.manual = true, .inline_max_events = 8};
+    fx_start(f, &o);
+    create(f, 0, req_key("a"));
+    pthread_mutex_lock(&f->h->mu); /* as a stream's create or a catch-up send would */
+    put_and_notify(f, "a", "1");
+    pthread_mutex_unlock(&f->h->mu);
+    assert_int_equal(sink_count(&f->sink[0]), 1);
+    poll_hub(f);
+    ev_list e;
+    events_of(f, 0, 0, &e);
+    assert_int_equal(e.n, 1);
+}
+
 /* ---- a random history against a model ---- */
 
 /* Many watchers (single keys, ranges, filters, past starts), writes in between, streams
@@ -954,10 +1026,9 @@ static void *writer(void *arg)
     return NULL;
 }
 
-static void test_with_threads_a_concurrent_writer_is_seen_exactly_once_in_order(void **state)
+static void concurrent_writer_is_seen_exactly_once_in_order(fx *f, size_t inline_max)
 {
-    fx *f = *state;
-    watch_hub_opts o = {.manual = false};
+    watch_hub_opts o = {.manual = false, .inline_max_events = inline_max};
     fx_start(f, &o);
     create(f, 0, req_range("w/", "w0", 2));
     writer_arg a = {f, 3000};
@@ -978,6 +1049,16 @@ static void test_with_threads_a_concurrent_writer_is_seen_exactly_once_in_order(
         assert_int_equal(e.n, 3000);
         for (size_t i = 0; i < e.n; i++) assert_int_equal(e.v[i]->mod_rev, (int64_t)i + 2);
     }
+}
+
+static void test_with_threads_a_concurrent_writer_is_seen_exactly_once_in_order(void **state)
+{
+    concurrent_writer_is_seen_exactly_once_in_order(*state, 0);
+}
+
+static void test_with_inline_rounds_a_concurrent_writer_is_seen_exactly_once_in_order(void **state)
+{
+    concurrent_writer_is_seen_exactly_once_in_order(*state, 8);
 }
 
 static void test_with_threads_a_replay_from_the_past_catches_up_and_goes_live(void **state)
@@ -1045,8 +1126,13 @@ int main(void)
         T(test_a_progress_revision_is_never_below_a_revision_the_stream_was_sent),
         T(test_progress_notify_speaks_only_after_a_tick_without_events),
         T(test_closing_a_stream_frees_its_watchers_and_sends_nothing_more),
+        T_OWN(test_a_small_revision_is_delivered_by_the_notifying_thread),
+        T_OWN(test_a_revision_larger_than_the_inline_limit_is_left_to_the_rounds),
+        T_OWN(test_without_synced_watchers_a_notify_reads_nothing),
+        T_OWN(test_notify_does_not_deliver_while_a_round_holds_the_hub),
         T_OWN(test_random_histories_give_every_watcher_exactly_its_changes),
         T_OWN(test_with_threads_a_concurrent_writer_is_seen_exactly_once_in_order),
+        T_OWN(test_with_inline_rounds_a_concurrent_writer_is_seen_exactly_once_in_order),
         T_OWN(test_with_threads_a_replay_from_the_past_catches_up_and_goes_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
