@@ -356,6 +356,111 @@ void coord_list_resp_free(coord_list_resp *resp);
  * destroyed. */
 const char *coord_client_endpoint(coord_client *c);
 
+/* --- leases (libcoord_lease.c) --------------------------------------------------------- */
+
+typedef struct coord_lease_grant_resp {
+    coord_header header;
+    int64_t id;  /* the lease's ID (the server picks one when 0 was asked) */
+    int64_t ttl; /* the TTL granted, seconds (the server raises one below its minimum) */
+} coord_lease_grant_resp;
+
+typedef struct coord_lease_ttl_resp {
+    coord_header header;
+    int64_t id;
+    int64_t ttl;         /* seconds left; -1: no such lease (expired or revoked) */
+    int64_t granted_ttl; /* 0 when there is no such lease */
+    coord_bytes *keys;   /* the keys attached, when asked for */
+    size_t n_keys;
+    coord_arena *arena;
+} coord_lease_ttl_resp;
+
+typedef struct coord_lease_list_resp {
+    coord_header header;
+    int64_t *ids;
+    size_t n_ids;
+    coord_arena *arena;
+} coord_lease_list_resp;
+
+/* id 0: the server picks the ID. */
+int coord_lease_grant(coord_client *c, int64_t ttl, int64_t id, coord_lease_grant_resp *resp,
+                      coord_error *err);
+/* Revokes the lease and deletes the keys attached to it. header may be NULL. */
+int coord_lease_revoke(coord_client *c, int64_t id, coord_header *header, coord_error *err);
+int coord_lease_time_to_live(coord_client *c, int64_t id, bool keys, coord_lease_ttl_resp *resp,
+                             coord_error *err);
+int coord_lease_list(coord_client *c, coord_lease_list_resp *resp, coord_error *err);
+void coord_lease_ttl_resp_free(coord_lease_ttl_resp *resp);
+void coord_lease_list_resp_free(coord_lease_list_resp *resp);
+
+/* A keep-alive stream (Lease/LeaseKeepAlive) on the client's current endpoint: one stream
+ * renews any number of leases, one request at a time. Used by one thread at a time. */
+typedef struct coord_keepalive coord_keepalive;
+int coord_keepalive_open(coord_client *c, coord_keepalive **out, coord_error *err);
+/* Renews lease id and waits (up to the command timeout) for the answer: *ttl gets its TTL,
+ * or 0 when the lease is gone (expired or revoked). header may be NULL. A failure means the
+ * stream is over: close it and open another. */
+int coord_keepalive_renew(coord_keepalive *k, int64_t id, int64_t *ttl, coord_header *header,
+                          coord_error *err);
+void coord_keepalive_close(coord_keepalive *k);
+
+/* --- locks and elections (libcoord_lock.c): etcd's v3lockpb.Lock and v3electionpb.Election,
+ * served by etcd and coord alike. wait_ms bounds the calls that wait for others (lock,
+ * campaign); <= 0: wait as long as it takes. ------------------------------------------- */
+
+typedef struct coord_lock_resp {
+    coord_header header; /* the revision at which the lock was acquired */
+    coord_bytes key;     /* the lock's key: unlock with it; its create revision fences */
+    coord_arena *arena;
+} coord_lock_resp;
+
+/* Waits until the lock `name` is held under the lease (which must stay alive meanwhile). */
+int coord_lock(coord_client *c, coord_bytes name, int64_t lease, int64_t wait_ms,
+               coord_lock_resp *resp, coord_error *err);
+int coord_unlock(coord_client *c, coord_bytes key, coord_header *header, coord_error *err);
+void coord_lock_resp_free(coord_lock_resp *resp);
+
+typedef struct coord_leader_key {
+    coord_bytes name;
+    coord_bytes key;
+    int64_t rev; /* the key's create revision: proclaim and resign are guarded by it */
+    int64_t lease;
+} coord_leader_key;
+
+typedef struct coord_campaign_resp {
+    coord_header header;
+    coord_leader_key leader;
+    coord_arena *arena;
+} coord_campaign_resp;
+
+typedef struct coord_leader_resp {
+    coord_header header;
+    bool has_kv;
+    coord_kv kv; /* the leader's key and its value (the proposal) */
+    coord_arena *arena;
+} coord_leader_resp;
+
+/* Waits until this lease's candidacy leads the election `name`, with `value` proposed. */
+int coord_campaign(coord_client *c, coord_bytes name, int64_t lease, coord_bytes value,
+                   int64_t wait_ms, coord_campaign_resp *resp, coord_error *err);
+int coord_proclaim(coord_client *c, const coord_leader_key *leader, coord_bytes value,
+                   coord_header *header, coord_error *err);
+/* The current leader; "election: no leader" when there is none. */
+int coord_leader(coord_client *c, coord_bytes name, coord_leader_resp *resp, coord_error *err);
+int coord_resign(coord_client *c, const coord_leader_key *leader, coord_header *header,
+                 coord_error *err);
+void coord_campaign_resp_free(coord_campaign_resp *resp);
+void coord_leader_resp_free(coord_leader_resp *resp);
+
+/* Observe: a stream of the election's leaders, the current one first, then each change. */
+typedef struct coord_observer coord_observer;
+int coord_observe(coord_client *c, coord_bytes name, coord_observer **out, coord_error *err);
+/* Waits up to timeout_ms (< 0: forever) for the next leader. COORD_OK with *resp filled;
+ * COORD_DEADLINE_EXCEEDED when nothing came in time (call again); another code when the
+ * stream is over. */
+int coord_observe_next(coord_observer *o, int64_t timeout_ms, coord_leader_resp *resp,
+                       coord_error *err);
+void coord_observe_close(coord_observer *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -215,10 +215,10 @@ static int probe(coord_client *c, rpc_channel *ch, int64_t deadline, coord_error
 }
 
 /* Runs one call with failover and retries; on COORD_OK *reply holds the answer. */
-static int call(coord_client *c, const char *method, call_kind kind, const uint8_t *req,
-                size_t req_len, rpc_reply *reply, coord_error *err)
+static int call_within(coord_client *c, int64_t timeout_ms, const char *method, call_kind kind,
+                       const uint8_t *req, size_t req_len, rpc_reply *reply, coord_error *err)
 {
-    int64_t deadline = now_ms() + c->command_timeout_ms;
+    int64_t deadline = now_ms() + timeout_ms;
     int64_t backoff = FIRST_BACKOFF_MS;
     coord_error last = {COORD_DEADLINE_EXCEEDED, "context deadline exceeded"};
     for (;;) {
@@ -274,6 +274,31 @@ static int call(coord_client *c, const char *method, call_kind kind, const uint8
     }
     /* Out of time while retrying: etcdctl's words for it, whatever the last failure was. */
     return lc_fail(err, COORD_DEADLINE_EXCEEDED, "context deadline exceeded");
+}
+
+static int call(coord_client *c, const char *method, call_kind kind, const uint8_t *req,
+                size_t req_len, rpc_reply *reply, coord_error *err)
+{
+    return call_within(c, c->command_timeout_ms, method, kind, req, req_len, reply, err);
+}
+
+int lc_call(coord_client *c, const char *method, bool write, int64_t timeout_ms,
+            const uint8_t *req, size_t req_len, rpc_reply *reply, coord_error *err)
+{
+    return call_within(c, timeout_ms > 0 ? timeout_ms : c->command_timeout_ms, method,
+                       write ? CALL_WRITE : CALL_READ, req, req_len, reply, err);
+}
+
+int lc_channel(coord_client *c, rpc_channel **ch, coord_error *err)
+{
+    size_t i;
+    bool answered;
+    return pick(c, &i, ch, &answered, err);
+}
+
+int64_t lc_command_timeout_ms(coord_client *c)
+{
+    return c->command_timeout_ms;
 }
 
 /* Encodes, calls, decodes: the shape of every public call. */

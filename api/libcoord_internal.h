@@ -46,4 +46,16 @@ int lc_decode_member_list(const uint8_t *buf, size_t len, coord_member_list_resp
                           coord_error *err);
 int lc_decode_list(const uint8_t *buf, size_t len, coord_list_resp *resp, coord_error *err);
 
+/* For the other call files (libcoord_lease.c, libcoord_lock.c): one unary call with the
+ * client's failover and retries, bounded by timeout_ms (<= 0: the command timeout); write calls
+ * are not retried once they may have reached a server. On COORD_OK *reply holds the answer
+ * (free it with rpc_reply_free). */
+struct rpc_reply;
+struct rpc_channel;
+int lc_call(coord_client *c, const char *method, bool write, int64_t timeout_ms,
+            const uint8_t *req, size_t req_len, struct rpc_reply *reply, coord_error *err);
+/* The current endpoint's channel (for streams); it lives as long as the client. */
+int lc_channel(coord_client *c, struct rpc_channel **ch, coord_error *err);
+int64_t lc_command_timeout_ms(coord_client *c);
+
 #endif

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "kvops.h"
+#include "lease.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,10 @@ const command cli_commands[] = {
     {"del", "del [options] <key> [range_end]",
      "Removes a key or the keys of a range [key, range_end)", NULL, FLAGS(del_flag_defs),
      sizeof(del_opts), del_init, cmd_del},
+    {"elect", "elect <election-name> [proposal]", "Observes and participates in leader election",
+     "With a proposal, campaigns and holds the leadership until interrupted; with -l, prints\n"
+     "each leader as it changes.",
+     FLAGS(lease_elect_flag_defs), sizeof(lease_opts), elect_opts_init, cmd_elect},
     {"endpoint health", "endpoint health",
      "Checks whether each endpoint in `--endpoints` can serve a quorum read", NULL, NO_FLAGS, 0,
      zero_init, cmd_endpoint_health},
@@ -89,6 +94,22 @@ const command cli_commands[] = {
      NO_FLAGS, 0, zero_init, cmd_endpoint_status},
     {"get", "get [options] <key> [range_end]", "Reads a key or the keys of a range", NULL,
      FLAGS(get_flag_defs), sizeof(get_opts), get_init, cmd_get},
+    {"lease grant", "lease grant <ttl>", "Creates leases", NULL, NO_FLAGS, sizeof(lease_opts),
+     lease_opts_init, cmd_lease_grant},
+    {"lease keep-alive", "lease keep-alive [options] <leaseID>", "Keeps leases alive (renew)", NULL,
+     FLAGS(lease_keepalive_flag_defs), sizeof(lease_opts), lease_opts_init, cmd_lease_keepalive},
+    {"lease list", "lease list", "List all active leases", NULL, NO_FLAGS, sizeof(lease_opts),
+     lease_opts_init, cmd_lease_list},
+    {"lease revoke", "lease revoke <leaseID>", "Revokes leases", NULL, NO_FLAGS, sizeof(lease_opts),
+     lease_opts_init, cmd_lease_revoke},
+    {"lease timetolive", "lease timetolive <leaseID> [options]", "Get lease information", NULL,
+     FLAGS(lease_ttl_flag_defs), sizeof(lease_opts), lease_opts_init, cmd_lease_timetolive},
+    {"lock", "lock <lockname> [exec-command arg1 arg2 ...]", "Acquires a named lock",
+     "Holds the lock until interrupted, or while the command runs (put -- before a command\n"
+     "that has flags). The command gets COORD_LOCK_KEY (the lock's key), COORD_LOCK_REV (its\n"
+     "create revision, for fencing: create(key) = rev holds only while the lock is held),\n"
+     "and etcdctl's ETCD_LOCK_KEY and ETCD_LOCK_REV.",
+     FLAGS(lease_session_flag_defs), sizeof(lease_opts), lock_opts_init, cmd_lock},
     {"ls", "ls [options] <dir>", "Lists the children of a directory",
      "Keys are paths separated by '/'. ls prints the immediate children of <dir>, one\n"
      "per line, in key order, all read at one revision; a child that has keys below it\n"
@@ -114,6 +135,12 @@ const command cli_commands[] = {
      "$ cat file | put <key>\n"
      "stores the content of the file under <key>.",
      FLAGS(put_flag_defs), sizeof(put_opts), put_init, cmd_put},
+    {"register", "register <dir> <name> <value> [options]",
+     "Registers a service: dir/name = value, kept alive until interrupted",
+     "Puts <dir>/<name> = <value> under a lease of --ttl seconds and keeps the lease alive\n"
+     "until SIGINT or SIGTERM, then revokes it (the key goes at once). If coordctl dies,\n"
+     "the key goes when the lease runs out. A lease that was lost is replaced.",
+     FLAGS(lease_session_flag_defs), sizeof(lease_opts), lease_opts_init, cmd_register},
     {"txn", "txn [options]", "Runs several requests as one atomic transaction",
      "Reads a transaction from standard input and sends it as one request. It has three\n"
      "parts, each ended by an empty line:\n"
