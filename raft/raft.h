@@ -6,7 +6,9 @@
  *         struct raft_ready rd; raft_ready(r, &rd);
  *         1. if rd.snapshot: install it (storage drops its log, the state machine restores);
  *         2. append rd.entries to the log (overwriting from rd.entries[0].index on), save
- *            rd.hard_state if rd.has_hard_state -- in ONE write, synced when rd.must_sync;
+ *            rd.hard_state if rd.has_hard_state -- 1 and 2 in ONE atomic write (so a crash
+ *            never leaves a vote without its term, or a gap after a snapshot), synced when
+ *            rd.must_sync;
  *         3. send rd.messages (see raft_msg_needs_durable(): only a leader's appends,
  *            snapshots and heartbeats may leave before step 2 is durable);
  *         4. apply rd.committed in order; answer rd.read_states once applied >= their index;
@@ -43,7 +45,7 @@ typedef uint64_t raft_id;
 
 enum raft_error {
     RAFT_OK = 0,
-    RAFT_ERR_NOMEM = -1,       /* an allocation failed; the call had no effect */
+    RAFT_ERR_NOMEM = -1,       /* an allocation failed; stop the node (storage is intact) */
     RAFT_ERR_COMPACTED = -2,   /* storage: the index is below the first available one */
     RAFT_ERR_UNAVAILABLE = -3, /* storage: the index is past the last one */
     RAFT_ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE = -4, /* storage: try again later */
@@ -133,8 +135,8 @@ typedef struct raft_storage {
     void *ctx;
     /* The durable hard state and the latest snapshot's metadata (all zero if none). */
     int (*initial_state)(void *ctx, raft_hard_state *hs, raft_snapshot_meta *snap);
-    /* Appends copies of entries [lo, hi) to out, stopping once their data exceeds max_bytes
-     * (but always at least one entry). RAFT_ERR_COMPACTED if lo < first_index,
+    /* Appends copies of entries [lo, hi) to out: as many, from lo on, as fit in max_bytes of
+     * data (0: no limit), but always at least one. RAFT_ERR_COMPACTED if lo < first_index,
      * RAFT_ERR_UNAVAILABLE if hi > last_index + 1. */
     int (*entries)(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_bytes, raft_entries *out);
     /* Term of entry i, for first_index - 1 <= i <= last_index. */
@@ -153,15 +155,15 @@ enum raft_msg_type {
     RAFT_MSG_VOTE,            /* request vote; (index, log_term) is the candidate's last */
     RAFT_MSG_VOTE_RESP,       /* reject = refused */
     RAFT_MSG_PRE_VOTE,        /* like VOTE, at term + 1, without anyone changing term */
-    RAFT_MSG_PRE_VOTE_RESP,   /* */
+    RAFT_MSG_PRE_VOTE_RESP,   /* reject = refused; a grant carries the term asked about */
     RAFT_MSG_SNAP,            /* install snapshot */
     RAFT_MSG_HEARTBEAT,       /* commit = min(follower's match, leader's commit); read_seq */
     RAFT_MSG_HEARTBEAT_RESP,  /* echoes read_seq */
     RAFT_MSG_TIMEOUT_NOW,     /* leadership transfer: campaign now, skipping pre-vote */
-    RAFT_MSG_PROP,            /* a follower forwards proposed entries to the leader */
-    RAFT_MSG_TRANSFER,        /* a follower forwards a transfer request; index = target */
-    RAFT_MSG_READ_INDEX,      /* a follower asks the leader for a read index; ctx */
-    RAFT_MSG_READ_INDEX_RESP, /* index = read index (0 with reject: no read); ctx */
+    RAFT_MSG_PROP,            /* a follower forwards proposed entries to the leader (term 0) */
+    RAFT_MSG_TRANSFER,        /* a follower forwards a transfer; index = target (term 0) */
+    RAFT_MSG_READ_INDEX,      /* a follower asks the leader for a read index; ctx (term 0) */
+    RAFT_MSG_READ_INDEX_RESP, /* index = read index; ctx */
     RAFT_MSG_TYPE_MAX = RAFT_MSG_READ_INDEX_RESP
 };
 
@@ -241,7 +243,8 @@ const char *raft_role_name(int role);
 
 enum raft_log_level { RAFT_LOG_DEBUG = 0, RAFT_LOG_INFO, RAFT_LOG_WARN, RAFT_LOG_ERROR };
 
-/* One line explaining a decision, e.g. "2 rejected pre-vote from 3 at term 5: in lease". */
+/* One line explaining a decision, e.g. "2 ignored MsgPreVote from 3 at term 6: lease not
+ * expired (leader 1 heard 2 ticks ago)". The lines are stable enough to test against. */
 typedef void (*raft_log_fn)(void *ctx, raft_id id, int level, const char *line);
 
 /* Test-only: break one rule on purpose so the simulator can show it catches it. */
