@@ -7,6 +7,7 @@
 #include "members.h"
 #include "membership.h"
 #include "pbx.h"
+#include "coord.pb.h"
 #include "rpc.pb.h"
 #include "rpc_client.h"
 #include "server.h"
@@ -202,12 +203,13 @@ static coord_err check_peer_urls(const pbx_list_t *l, const member_rec *recs, si
     return COORD_OK;
 }
 
-static void cluster_member_add(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+/* etcd's MemberAdd and coordpb's (the same request, plus promote_when_caught_up). */
+static void member_add(coord_server *s, rpc_unary *call, const char *path, const uint8_t *req,
+                       size_t len)
 {
-    coord_server *s = ctx;
-    if (relay_to_leader(s, call, "/etcdserverpb.Cluster/MemberAdd", req, len)) return;
-    etcdserverpb_MemberAddRequest r;
-    if (pbx_decode(&etcdserverpb_MemberAddRequest_msg, &r, req, len) != 0) {
+    if (relay_to_leader(s, call, path, req, len)) return;
+    coordpb_MemberAddRequest r;
+    if (pbx_decode(&coordpb_MemberAddRequest_msg, &r, req, len) != 0) {
         rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
         return;
     }
@@ -241,9 +243,20 @@ static void cluster_member_add(void *ctx, rpc_unary *call, const uint8_t *req, s
         raft_conf_change cc = {.n_changes = 1};
         cc.changes[0] = (raft_conf_change_item){
             .type = r.isLearner ? RAFT_CC_ADD_LEARNER : RAFT_CC_ADD_VOTER, .node = id};
-        propose_change(s, call, MEMBER_OP_ADD, &cc, &m);
+        bool auto_promote = r.isLearner && r.promote_when_caught_up;
+        propose_change(s, call, auto_promote ? MEMBER_OP_ADD_AUTO_PROMOTE : MEMBER_OP_ADD, &cc, &m);
     }
-    pbx_release(&etcdserverpb_MemberAddRequest_msg, &r);
+    pbx_release(&coordpb_MemberAddRequest_msg, &r);
+}
+
+static void cluster_member_add(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    member_add(ctx, call, "/etcdserverpb.Cluster/MemberAdd", req, len);
+}
+
+static void coordpb_member_add(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    member_add(ctx, call, "/coordpb.Coord/MemberAdd", req, len);
 }
 
 static void cluster_member_remove(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
@@ -328,7 +341,8 @@ int cluster_service_register(coord_server *s)
         rpc_server_add_unary(s->rpc, "/etcdserverpb.Cluster/MemberPromote", cluster_member_promote,
                              s) ||
         rpc_server_add_unary(s->rpc, "/etcdserverpb.Cluster/MemberUpdate", cluster_member_update,
-                             s))
+                             s) ||
+        rpc_server_add_unary(s->rpc, "/coordpb.Coord/MemberAdd", coordpb_member_add, s))
         return -1;
     return 0;
 }

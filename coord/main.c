@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "lease_expiry.h"
 #include "lease_store.h"
+#include "recipe.h"
 #include "members.h"
 #include "membership.h"
 #include "peer.h"
@@ -95,6 +96,7 @@ static void server_tick(void *arg)
     wait_expire(s->waits, server_now_ms(), COORD_ERR_TIMEOUT);
     members_tick(s);
     maintenance_tick(s);
+    membership_tick(s);
 }
 
 static void node_fatal(void *arg)
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
     int rc = 1;
     lease_expiry *expiry = NULL;
     watch_service *watches = NULL;
+    recipe_engine *recipes = NULL;
     coord_server s;
     memset(&s, 0, sizeof(s));
     s.cfg = &cfg;
@@ -211,7 +214,9 @@ int main(int argc, char **argv)
     if (rpc_server_create(&ro, &s.rpc) != 0) goto fail_destroy_membership;
     if (kv_service_register(&s) || maintenance_service_register(&s) ||
         cluster_service_register(&s) || coordpb_service_register(&s) ||
-        lease_service_register(&s) || watch_service_register(&s, &watches))
+        lease_service_register(&s) || watch_service_register(&s, &watches) ||
+        recipe_create(&s, &recipes) || lock_service_register(&s, recipes) ||
+        election_service_register(&s, recipes))
         goto fail_destroy_rpc;
     if (listen_clients(&s, &cfg) != 0) goto fail_destroy_rpc;
 
@@ -270,6 +275,7 @@ int main(int argc, char **argv)
      * is answered; client calls close; then everything is freed. */
 fail_stop_node:
     lease_expiry_stop(expiry);
+    recipe_stop(recipes);
     rpc_server_shutdown(s.peer_rpc);
     node_halt(s.log);
     snapshot_mgr_destroy(s.snapshots);
@@ -288,6 +294,7 @@ fail_destroy_peers:
 fail_destroy_rpc:
     rpc_server_destroy(s.rpc);
     watch_service_free(watches);
+    recipe_free(recipes);
 fail_destroy_membership:
     membership_destroy(&s);
     wait_destroy(s.waits);

@@ -15,6 +15,7 @@
 
 static const char MEMBERS_KEY[] = "members";
 static const char SELF_KEY[] = "self";
+static const char AUTO_KEY[] = "autopromote"; /* be64 IDs of auto-promoting learners */
 
 /* ---------------------------------------------------------------- encoding -------------- */
 
@@ -81,6 +82,13 @@ void member_peer_addr(const member_rec *m, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- init ------------------ */
 
+static member_rec *find(membership *ms, uint64_t id)
+{
+    for (size_t i = 0; i < ms->n; i++)
+        if (ms->members[i].id == id) return &ms->members[i];
+    return NULL;
+}
+
 static int get_raftmeta(coord_server *s, const char *key, char **val, size_t *len)
 {
     char *err = NULL;
@@ -103,6 +111,13 @@ static int persist(coord_server *s, rocksdb_writebatch_t *b)
     rocksdb_writebatch_put_cf(b, s->st->cf[STORAGE_CF_RAFTMETA], MEMBERS_KEY, strlen(MEMBERS_KEY),
                               (const char *)buf, len);
     free(buf);
+    uint8_t autos[CONFIG_MAX_MEMBERS * 8];
+    size_t na = 0;
+    for (size_t i = 0; i < ms->n; i++)
+        if (ms->members[i].auto_promote && ms->members[i].learner)
+            be64_put(autos + 8 * na++, ms->members[i].id);
+    rocksdb_writebatch_put_cf(b, s->st->cf[STORAGE_CF_RAFTMETA], AUTO_KEY, strlen(AUTO_KEY),
+                              (const char *)autos, 8 * na);
     uint8_t self[16];
     be64_put(self, s->member_id);
     be64_put(self + 8, s->cluster_id);
@@ -183,6 +198,12 @@ int membership_init(coord_server *s, const coord_config *cfg, bool *joining)
         free(v);
         if (get_raftmeta(s, MEMBERS_KEY, &v, &len) != 0) return -1;
         if (v) ms->n = decode_list((uint8_t *)v, len, ms->members);
+        free(v);
+        if (get_raftmeta(s, AUTO_KEY, &v, &len) != 0) return -1;
+        for (size_t k = 0; v && k + 8 <= len; k += 8) {
+            member_rec *r = find(ms, be64_get((uint8_t *)v + k));
+            if (r) r->auto_promote = true;
+        }
         free(v);
         return 0;
     }
@@ -270,13 +291,6 @@ static int commit_list(coord_server *s, uint64_t index)
     return rc;
 }
 
-static member_rec *find(membership *ms, uint64_t id)
-{
-    for (size_t i = 0; i < ms->n; i++)
-        if (ms->members[i].id == id) return &ms->members[i];
-    return NULL;
-}
-
 /* The answer to the member that asked: the changed member (add) and the whole list. */
 static void answer(coord_server *s, enum member_op op, uint64_t request_id, const member_rec *m)
 {
@@ -356,8 +370,10 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
             removed_self |= c->node == s->member_id;
         } else if (r) {
             r->learner = c->type == RAFT_CC_ADD_LEARNER;
+            if (!r->learner) r->auto_promote = false;
         } else if (have_member && ms->n < CONFIG_MAX_MEMBERS) {
             added.learner = c->type == RAFT_CC_ADD_LEARNER;
+            added.auto_promote = added.learner && op == MEMBER_OP_ADD_AUTO_PROMOTE;
             ms->members[ms->n++] = added;
         }
     }
@@ -374,7 +390,9 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
             peer_add(s->peers, c->node, addr);
         }
     }
-    answer(s, op, request_id, op == MEMBER_OP_ADD && have_member ? &added : NULL);
+    bool adding = op == MEMBER_OP_ADD || op == MEMBER_OP_ADD_AUTO_PROMOTE;
+    if (request_id)
+        answer(s, adding ? MEMBER_OP_ADD : op, request_id, adding && have_member ? &added : NULL);
     if (removed_self) {
         /* etcd's removed member stops; so does ours, once it has answered. */
         fprintf(stderr, "coord: the member has been permanently removed from the cluster\n");
@@ -427,4 +445,29 @@ int membership_apply_update(coord_server *s, uint64_t id, uint64_t index, const 
     }
     answer(s, MEMBER_OP_REMOVE, id, NULL);
     return 0;
+}
+
+void membership_tick(coord_server *s)
+{
+    if (node_leader(s->log) != s->member_id) return;
+    uint64_t last = node_last_index(s->log);
+    member_rec recs[CONFIG_MAX_MEMBERS];
+    size_t n = membership_copy(s, recs);
+    for (size_t i = 0; i < n; i++) {
+        if (!recs[i].learner || !recs[i].auto_promote) continue;
+        uint64_t match = node_match_of(s->log, recs[i].id);
+        if (last == 0 || match * 10 < last * 9) continue;
+        /* Asked at most once a second; the node retries while another change is in flight. */
+        if (s->auto_promote_ticks++ % 10 != 0) continue;
+        raft_conf_change cc = {.n_changes = 1};
+        cc.changes[0] = (raft_conf_change_item){.type = RAFT_CC_ADD_VOTER, .node = recs[i].id};
+        size_t clen;
+        uint8_t *ctx = membership_ctx(MEMBER_OP_PROMOTE, 0, NULL, 0, &clen);
+        if (!ctx) return;
+        fprintf(stderr, "coord: promoting learner %016llx, caught up (%llu of %llu)\n",
+                (unsigned long long)recs[i].id, (unsigned long long)match,
+                (unsigned long long)last);
+        node_propose_conf_change(s->log, &cc, ctx, clen);
+        free(ctx);
+    }
 }

@@ -18,6 +18,7 @@
 typedef struct member_rec {
     uint64_t id;
     bool learner;
+    bool auto_promote; /* a learner the leader promotes once caught up (coordpb.MemberAdd) */
     char name[64];
     size_t n_peer;
     char peer[CONFIG_MAX_URLS][128]; /* peer URLs, e.g. "http://127.0.0.1:2380" */
@@ -49,9 +50,18 @@ void membership_conf_refused(void *arg, const uint8_t *ctx, size_t ctx_len, coor
 int membership_apply_update(coord_server *s, uint64_t id, uint64_t index, const uint8_t *req,
                             size_t len);
 
+/* Every tick on the node thread: the leader promotes learners added with auto-promotion once
+ * their log is within 10% of its own (etcd's bar for `member promote`). */
+void membership_tick(coord_server *s);
+
 /* What a configuration change carries as context: the operation, the waiting request, and the
  * member (encoded etcdserverpb.Member). */
-enum member_op { MEMBER_OP_ADD = 1, MEMBER_OP_REMOVE = 2, MEMBER_OP_PROMOTE = 3 };
+enum member_op {
+    MEMBER_OP_ADD = 1,
+    MEMBER_OP_REMOVE = 2,
+    MEMBER_OP_PROMOTE = 3,
+    MEMBER_OP_ADD_AUTO_PROMOTE = 4, /* add a learner that promotes itself once caught up */
+};
 uint8_t *membership_ctx(enum member_op op, uint64_t request_id, const uint8_t *member,
                         size_t member_len, size_t *len);
 

@@ -41,6 +41,7 @@ typedef struct coord_server {
     /* This member's attributes were applied (members.c); ticks since it started asking. */
     _Atomic bool attr_published;
     uint64_t attr_ticks, attr_asked_tick;
+    uint64_t auto_promote_ticks; /* node thread only */
     /* MoveLeader calls waiting for their target to lead (maintenance_service.c). */
     pthread_mutex_t moves_mu;
     struct leader_move *moves;
