@@ -202,8 +202,11 @@ void mvcc_close(mvcc *m)
 
 void mvcc_pause(mvcc *m)
 {
-    /* The writer's order (write_lock, then lock), so a commit in flight finishes first. */
+    /* The writer's order (write_lock, then lock) and physical compaction's (compact_lock, then
+     * lock): a commit or a compaction in flight finishes first, and no compaction deletes from
+     * the contents being put in place. */
     pthread_mutex_lock(&m->write_lock);
+    pthread_mutex_lock(&m->compact_lock);
     pthread_mutex_lock(&m->lock);
 }
 
@@ -223,6 +226,7 @@ int mvcc_resume(mvcc *m)
         m->applied_index = applied;
     }
     pthread_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->compact_lock);
     pthread_mutex_unlock(&m->write_lock);
     return rc;
 }

@@ -56,11 +56,11 @@ int mvcc_open(storage *st, mvcc **out);
 void mvcc_close(mvcc *m);
 
 /* Replacing the store's contents beneath it (installing a snapshot): mvcc_pause waits for the
- * writer, then holds every new transaction and every revision query until mvcc_resume, so no
- * reader sees a half-replaced key space. Transactions begun before keep their snapshot.
- * mvcc_resume re-reads the revisions and the applied index as mvcc_open does, then lets
- * everyone go; MVCC_ERR_IO if they cannot be read (the store is then not to be trusted). The
- * writer's thread calls both. */
+ * writer and any physical compaction, then holds every new transaction, compaction and revision
+ * query until mvcc_resume, so no reader sees a half-replaced key space. Transactions begun
+ * before keep their snapshot. mvcc_resume re-reads the revisions and the applied index as
+ * mvcc_open does, then lets everyone go; MVCC_ERR_IO if they cannot be read (the store is then
+ * not to be trusted). The writer's thread calls both. */
 void mvcc_pause(mvcc *m);
 int mvcc_resume(mvcc *m);
 
