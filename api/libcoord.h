@@ -356,6 +356,21 @@ void coord_list_resp_free(coord_list_resp *resp);
  * destroyed. */
 const char *coord_client_endpoint(coord_client *c);
 
+/* --- membership (libcoord_member.c) --------------------------------------------------- */
+
+/* Adds a member with these peer URLs (a learner if asked); *new_id gets its ID and resp the
+ * cluster's members after the change. promote_when_caught_up (with learner) goes through
+ * coordpb.Coord/MemberAdd: the leader then promotes the learner itself once it has caught up. */
+int coord_member_add(coord_client *c, const char *const *peer_urls, size_t n, bool learner,
+                     bool promote_when_caught_up, uint64_t *new_id, coord_member_list_resp *resp,
+                     coord_error *err);
+int coord_member_remove(coord_client *c, uint64_t id, coord_member_list_resp *resp,
+                        coord_error *err);
+int coord_member_promote(coord_client *c, uint64_t id, coord_member_list_resp *resp,
+                         coord_error *err);
+int coord_member_update(coord_client *c, uint64_t id, const char *const *peer_urls, size_t n,
+                        coord_member_list_resp *resp, coord_error *err);
+
 /* --- leases (libcoord_lease.c) --------------------------------------------------------- */
 
 typedef struct coord_lease_grant_resp {

@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "cmd_member.h"
+
 #include "kvops.h"
 #include "lease.h"
 
@@ -121,6 +123,17 @@ const command cli_commands[] = {
      "In the simple output format each member gets one comma-separated line:\n"
      "ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.",
      NO_FLAGS, 0, zero_init, cmd_member_list},
+    {"member add", "member add <memberName> [options]", "Adds a member into the cluster",
+     "Prints the settings the new member starts with (--initial-cluster-state existing).\n"
+     "With --learner --promote-when-caught-up (coord's own), the leader promotes the\n"
+     "learner to a voting member by itself once its log has caught up.",
+     FLAGS(member_add_flag_defs), sizeof(member_opts), zero_init, cmd_member_add},
+    {"member promote", "member promote <memberID>", "Promotes a non-voting member in the cluster",
+     NULL, NO_FLAGS, sizeof(member_opts), zero_init, cmd_member_promote},
+    {"member remove", "member remove <memberID>", "Removes a member from the cluster", NULL,
+     NO_FLAGS, sizeof(member_opts), zero_init, cmd_member_remove},
+    {"member update", "member update <memberID> [options]", "Updates a member in the cluster",
+     NULL, FLAGS(member_update_flag_defs), sizeof(member_opts), zero_init, cmd_member_update},
     {"put", "put [options] <key> <value> (<value> can also be given from stdin)",
      "Writes a key into the store",
      "Writes <value> under <key>.\n"
