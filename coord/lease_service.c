@@ -3,12 +3,13 @@
  * Grant and Revoke are log entries answered by the apply step (apply_lease.c). KeepAlive,
  * TimeToLive and Leases are the primary member's business and are served from its lease table
  * at once: a renewal is a matter of the leader's clock and goes through no log (only a
- * checkpoint it makes stale is cleared through the log). A member that is not primary refuses
- * them with "etcdserver: not leader" until forwarding to the leader arrives with clusters.
+ * checkpoint it makes stale is cleared through the log). A member that is not primary asks the
+ * leader (lease_forward.c); Leases is answered locally, as every member has every lease.
  */
 #include "apply.h"
 #include "arena.h"
 #include "lease_expiry.h"
+#include "lease_forward.h"
 #include "lease_store.h"
 #include "pbx.h"
 #include "rpc.pb.h"
@@ -89,7 +90,11 @@ static void lease_time_to_live(void *ctx, rpc_unary *call, const uint8_t *req, s
         return;
     }
     if (!lease_table_is_primary(s->leases)) {
-        server_fail(call, COORD_ERR_NOT_LEADER);
+        size_t ml;
+        if (rpc_unary_metadata(call, LEASE_FORWARDED_MD, &ml))
+            server_fail(call, COORD_ERR_NO_LEADER); /* asked as the leader, and not it (now) */
+        else
+            lease_forward_time_to_live(s->lease_fwd, call, req, len);
         return;
     }
     etcdserverpb_LeaseTimeToLiveResponse out = {0};
@@ -168,8 +173,12 @@ static void keepalive_message(void *ctx, rpc_stream *st, void *state, const uint
     bool clear = false;
     int rc = lease_table_renew(s->leases, r.ID, &ttl, &clear);
     if (rc == LEASE_ERR_NOT_PRIMARY) {
-        rpc_stream_finish(st, coord_err_code(COORD_ERR_NOT_LEADER),
-                          coord_err_message(COORD_ERR_NOT_LEADER));
+        size_t ml;
+        if (rpc_stream_metadata(st, LEASE_FORWARDED_MD, &ml))
+            rpc_stream_finish(st, coord_err_code(COORD_ERR_NO_LEADER),
+                              coord_err_message(COORD_ERR_NO_LEADER));
+        else
+            lease_forward_keepalive(s->lease_fwd, st, r.ID);
         return;
     }
     out.TTL = rc == LEASE_OK ? ttl : 0;
@@ -188,6 +197,7 @@ static void keepalive_message(void *ctx, rpc_stream *st, void *state, const uint
 int lease_service_register(coord_server *s)
 {
     static const rpc_stream_handlers keepalive = {.on_message = keepalive_message};
+    if (lease_forward_create(s, &s->lease_fwd) != 0) return -1;
     if (rpc_server_add_unary(s->rpc, "/etcdserverpb.Lease/LeaseGrant", lease_grant, s) ||
         rpc_server_add_unary(s->rpc, "/etcdserverpb.Lease/LeaseRevoke", lease_revoke, s) ||
         rpc_server_add_unary(s->rpc, "/etcdserverpb.Lease/LeaseTimeToLive", lease_time_to_live,

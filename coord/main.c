@@ -4,6 +4,7 @@
 #include "config.h"
 #include "ids.h"
 #include "lease_expiry.h"
+#include "lease_forward.h"
 #include "lease_store.h"
 #include "recipe.h"
 #include "members.h"
@@ -284,6 +285,9 @@ fail_stop_node:
     wait_cancel_all(s.waits, COORD_ERR_STOPPED);
     maintenance_stop(&s);
     rpc_server_shutdown(s.rpc);
+    /* Before the node goes: a forwarding worker may be asking it who leads. */
+    lease_forward_destroy(s.lease_fwd);
+    s.lease_fwd = NULL;
     peer_destroy(s.peers);
     s.peers = NULL;
     node_free(s.log);
@@ -292,6 +296,7 @@ fail_destroy_peers:
     if (s.peer_rpc) rpc_server_destroy(s.peer_rpc);
     if (s.peers) peer_destroy(s.peers);
 fail_destroy_rpc:
+    lease_forward_destroy(s.lease_fwd); /* its queued keep-alives hold stream references */
     rpc_server_destroy(s.rpc);
     watch_service_free(watches);
     recipe_free(recipes);

@@ -28,6 +28,7 @@ typedef struct coord_server {
     wait_registry *waits;
     rpc_server *rpc;
     lease_table *leases; /* the apply step changes it; the primary's clock runs it */
+    struct lease_forward *lease_fwd; /* a follower's way to the leader for lease calls */
     uint64_t member_id;
     uint64_t cluster_id;
     /* Request IDs as etcd makes them: member ID's low 16 bits, then a 40-bit start time in ms

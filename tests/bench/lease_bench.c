@@ -6,7 +6,7 @@
  *       seconds, each lease renewed every T/3 seconds as etcd's clients do. Prints the grant
  *       rate, the renewal latency (p50, p99, max), renewals that found their lease gone, and
  *       with --pid the server's RSS after the grants and after the run, and its CPU use during
- *       the keep-alive phase.
+ *       the keep-alive phase. A stream that breaks is counted (keepalive_errors) and replaced.
  *   lease_bench lock EP --contenders C --seconds D
  *       C clients, each with its own lease, take and release one lock (v3lockpb Lock, Unlock)
  *       in a loop for D seconds: cycles per second and the latency of Lock.
@@ -169,25 +169,29 @@ static void *grant_main(void *arg)
 static void *keepalive_main(void *arg)
 {
     ka_thread *t = arg;
-    rpc_cstream *s;
+    rpc_cstream *s = NULL;
     rpc_call_opts co = {0};
-    if (rpc_cstream_open(t->ch, METHOD_KEEPALIVE, &co, &s) != 0) die("cannot open a stream");
     /* Each lease every ttl/3, spread evenly over that period. */
     int64_t period = t->o->ttl * 1000000000LL / 3;
     int64_t step = t->n_ids ? period / (int64_t)t->n_ids : period;
     int64_t next = t->start_ns;
     for (size_t i = 0; now_ns() < t->end_ns; i = (i + 1) % t->n_ids, next += step) {
         sleep_until(next);
+        if (!s && rpc_cstream_open(t->ch, METHOD_KEEPALIVE, &co, &s) != 0) die("cannot open");
         etcdserverpb_LeaseKeepAliveRequest r = {.ID = t->ids[i]};
         int64_t t0 = now_ns();
-        if (rpc_cstream_send_msg(s, &etcdserverpb_LeaseKeepAliveRequest_msg, &r) != 0) {
-            t->errors++;
-            break;
-        }
         rpc_buf b;
-        if (rpc_cstream_recv(s, 20000, &b) != RPC_RECV_MSG) {
+        if (rpc_cstream_send_msg(s, &etcdserverpb_LeaseKeepAliveRequest_msg, &r) != 0 ||
+            rpc_cstream_recv(s, 20000, &b) != RPC_RECV_MSG) {
+            /* The stream broke (a leader change, a restart): count it, open another, and
+             * renew this lease again, as a client's keep-alive loop would. */
             t->errors++;
-            break;
+            rpc_cstream_destroy(s);
+            s = NULL;
+            struct timespec pause = {0, 200000000};
+            nanosleep(&pause, NULL);
+            i = i ? i - 1 : t->n_ids - 1;
+            continue;
         }
         int64_t d = now_ns() - t0;
         etcdserverpb_LeaseKeepAliveResponse m;
@@ -202,8 +206,10 @@ static void *keepalive_main(void *arg)
         }
         t->lat[t->n_lat++] = d;
     }
-    rpc_cstream_close_send(s);
-    rpc_cstream_destroy(s);
+    if (s) {
+        rpc_cstream_close_send(s);
+        rpc_cstream_destroy(s);
+    }
     return NULL;
 }
 
@@ -234,6 +240,7 @@ static void run_keepalive(const opts *o)
     double grant_s = (double)(now_ns() - g0) / 1e9;
     printf("leases %zu\ngrant_seconds %.2f\ngrants_per_s %.0f\ngrant_errors %ld\n", n, grant_s,
            (double)n / grant_s, grant_errors);
+    fflush(stdout); /* a script may wait for the grants before the keep-alives end */
     long rss_granted = proc_status_kib(o->pid, "VmRSS");
     long long cpu0 = cpu_ticks(o->pid);
     int64_t start = now_ns() + 200000000;
