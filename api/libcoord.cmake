@@ -10,7 +10,8 @@ if(TARGET coord_rpc AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/rpc_client.c)
                               ${CMAKE_CURRENT_LIST_DIR}/libcoord_client.c
                               ${CMAKE_CURRENT_LIST_DIR}/libcoord_lease.c
                               ${CMAKE_CURRENT_LIST_DIR}/libcoord_lock.c
-                              ${CMAKE_CURRENT_LIST_DIR}/libcoord_member.c)
+                              ${CMAKE_CURRENT_LIST_DIR}/libcoord_member.c
+                              ${CMAKE_CURRENT_LIST_DIR}/libcoord_watch.c)
   target_include_directories(libcoord PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(libcoord PUBLIC libcoord_values coord_rpc coord_pb Threads::Threads)
   set_target_properties(libcoord PROPERTIES OUTPUT_NAME coord_client)

@@ -476,6 +476,71 @@ int coord_observe_next(coord_observer *o, int64_t timeout_ms, coord_leader_resp 
                        coord_error *err);
 void coord_observe_close(coord_observer *o);
 
+/* --- watches (libcoord_watch.c) --------------------------------------------------------- */
+
+typedef enum coord_event_type {
+    COORD_EVENT_PUT = 0,
+    COORD_EVENT_DELETE = 1,
+} coord_event_type;
+
+/* A change. For a delete, kv has only key and mod_revision (the delete's revision). */
+typedef struct coord_event {
+    coord_event_type type;
+    coord_kv kv;
+    bool has_prev_kv; /* the key as it was just before (when the watch asked for it) */
+    coord_kv prev_kv;
+} coord_event;
+
+/* WatchCreateRequest. key/range_end as in coord_range_req (an empty key is "\0"). */
+typedef struct coord_watch_req {
+    coord_bytes key;
+    coord_bytes range_end;
+    int64_t start_revision; /* 0: from the next revision on; else history from it */
+    int64_t watch_id;       /* 0: the server picks one */
+    bool prev_kv;
+    bool progress_notify; /* empty responses now and then while nothing happens */
+    bool fragment;        /* let the server split a huge revision (joined again here) */
+    bool no_put;          /* filters */
+    bool no_delete;
+} coord_watch_req;
+
+/* One WatchResponse (fragments already joined). created: the answer to a create (watch_id -1
+ * and canceled when refused, cancel_reason says why); canceled: the watch is over
+ * (compact_revision set when history it needed was compacted); no events and neither flag: a
+ * progress notification, header.revision the revision reached (watch_id -1: for every watch
+ * of the stream). */
+typedef struct coord_watch_resp {
+    coord_header header;
+    int64_t watch_id;
+    bool created;
+    bool canceled;
+    int64_t compact_revision;
+    const char *cancel_reason; /* "" when none */
+    coord_event *events;
+    size_t n_events;
+    coord_arena *arena;
+} coord_watch_resp;
+
+/* A Watch stream: any number of watches, their responses in one sequence. Opened on an
+ * endpoint that answers (with the client's failover); it does not move to another endpoint by
+ * itself: when it ends, open a new one and recreate each watch from its last revision + 1.
+ * One thread may send (create, cancel, progress) while another receives. */
+typedef struct coord_watch_stream coord_watch_stream;
+
+int coord_watch_open(coord_client *c, coord_watch_stream **out, coord_error *err);
+/* Requests; the server's answers come through coord_watch_recv, in order. */
+int coord_watch_create(coord_watch_stream *ws, const coord_watch_req *req, coord_error *err);
+int coord_watch_cancel(coord_watch_stream *ws, int64_t watch_id, coord_error *err);
+int coord_watch_progress(coord_watch_stream *ws, coord_error *err);
+/* Waits up to timeout_ms (< 0: forever) for the next response. COORD_OK with *resp filled;
+ * COORD_DEADLINE_EXCEEDED when nothing came in time (call again, nothing is lost); another
+ * code when the stream is over (err says why). */
+int coord_watch_recv(coord_watch_stream *ws, int64_t timeout_ms, coord_watch_resp *resp,
+                     coord_error *err);
+void coord_watch_resp_free(coord_watch_resp *resp);
+/* Ends the stream (the server drops its watches) and frees it. */
+void coord_watch_close(coord_watch_stream *ws);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 
 #include "kvops.h"
 #include "lease.h"
+#include "watch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,7 @@ const command cli_commands[] = {
      FLAGS(txn_flag_defs), sizeof(txn_opts), zero_init, cmd_txn},
     {"version", "version", "Prints the version of coordctl", NULL, NO_FLAGS, 0, zero_init,
      cmd_version},
+    WATCH_COMMAND,
 };
 const size_t cli_n_commands = sizeof(cli_commands) / sizeof(cli_commands[0]);
 
