@@ -262,6 +262,13 @@ size_t membership_copy(coord_server *s, member_rec *out)
 
 /* ---------------------------------------------------------------- apply ----------------- */
 
+/* etcd's removed member stops; so does ours. */
+static void stop_removed_member(void)
+{
+    fprintf(stderr, "coord: the member has been permanently removed from the cluster\n");
+    kill(getpid(), SIGTERM);
+}
+
 uint8_t *membership_ctx(enum member_op op, uint64_t request_id, const uint8_t *member,
                         size_t member_len, size_t *len)
 {
@@ -349,7 +356,12 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
                 (unsigned long long)index);
         return commit_list(s, index);
     }
-    if (ctx_len < 9) return commit_list(s, index); /* bootstrap, or leaving a joint config */
+    if (ctx_len < 9) {
+        /* The bootstrap configuration, or the leader leaving a joint configuration. */
+        int rc = commit_list(s, index);
+        if (rc == 0 && cc.n_changes == 0 && s->removed_at_ms) stop_removed_member();
+        return rc;
+    }
     enum member_op op = ctx[0];
     uint64_t request_id = be64_get(ctx + 1);
     etcdserverpb_Member m;
@@ -393,11 +405,10 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
     bool adding = op == MEMBER_OP_ADD || op == MEMBER_OP_ADD_AUTO_PROMOTE;
     if (request_id)
         answer(s, adding ? MEMBER_OP_ADD : op, request_id, adding && have_member ? &added : NULL);
-    if (removed_self) {
-        /* etcd's removed member stops; so does ours, once it has answered. */
-        fprintf(stderr, "coord: the member has been permanently removed from the cluster\n");
-        kill(getpid(), SIGTERM);
-    }
+    /* A removed member stays until the joint configuration is left (a removed leader must
+     * still propose that), then stops (membership_tick stops a follower that never hears of
+     * it). */
+    if (removed_self) s->removed_at_ms = server_now_ms();
     return 0;
 }
 
@@ -449,6 +460,10 @@ int membership_apply_update(coord_server *s, uint64_t id, uint64_t index, const 
 
 void membership_tick(coord_server *s)
 {
+    if (s->removed_at_ms && server_now_ms() - s->removed_at_ms > 2 * s->cfg->election_ms) {
+        s->removed_at_ms = 0;
+        stop_removed_member();
+    }
     if (node_leader(s->log) != s->member_id) return;
     uint64_t last = node_last_index(s->log);
     member_rec recs[CONFIG_MAX_MEMBERS];

@@ -27,7 +27,7 @@ typedef struct coord_server {
     struct snapshot_mgr *snapshots; /* shipping and installing snapshots (snapshot.h) */
     wait_registry *waits;
     rpc_server *rpc;
-    lease_table *leases; /* the apply step changes it; the primary's clock runs it */
+    lease_table *leases;             /* the apply step changes it; the primary's clock runs it */
     struct lease_forward *lease_fwd; /* a follower's way to the leader for lease calls */
     uint64_t member_id;
     uint64_t cluster_id;
@@ -43,6 +43,7 @@ typedef struct coord_server {
     _Atomic bool attr_published;
     uint64_t attr_ticks, attr_asked_tick;
     uint64_t auto_promote_ticks; /* node thread only */
+    int64_t removed_at_ms;       /* when this member's removal applied (node thread), 0 if not */
     /* MoveLeader calls waiting for their target to lead (maintenance_service.c). */
     pthread_mutex_t moves_mu;
     struct leader_move *moves;
