@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 
     s.request_timeout_ms = 5000 + 2 * cfg.election_ms;
     if (start_peers(&s, &cfg) != 0) goto fail_destroy_peers;
-    snapshot_mgr_opts so = {.srv = &s};
+    snapshot_mgr_opts so = {.srv = &s, .reloaded = membership_reload, .reloaded_arg = &s};
     if (snapshot_mgr_create(&so, &s.snapshots) != 0) goto fail_destroy_peers;
     /* A new cluster's founding voters; a member joining a running cluster gets its
      * configuration from the leader's log instead. */

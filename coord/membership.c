@@ -486,3 +486,40 @@ void membership_tick(coord_server *s)
         free(ctx);
     }
 }
+
+void membership_reload(void *arg)
+{
+    coord_server *s = arg;
+    membership *ms = s->membership;
+    member_rec before[CONFIG_MAX_MEMBERS], after[CONFIG_MAX_MEMBERS];
+    size_t nb = membership_copy(s, before);
+    char *v;
+    size_t len;
+    if (get_raftmeta(s, MEMBERS_KEY, &v, &len) != 0 || !v) {
+        free(v);
+        return;
+    }
+    size_t na = decode_list((uint8_t *)v, len, after);
+    free(v);
+    if (get_raftmeta(s, AUTO_KEY, &v, &len) == 0)
+        for (size_t k = 0; v && k + 8 <= len; k += 8)
+            for (size_t i = 0; i < na; i++)
+                if (after[i].id == be64_get((uint8_t *)v + k)) after[i].auto_promote = true;
+    free(v);
+    pthread_mutex_lock(&ms->mu);
+    memcpy(ms->members, after, na * sizeof(after[0]));
+    ms->n = na;
+    pthread_mutex_unlock(&ms->mu);
+    if (!s->peers) return;
+    for (size_t i = 0; i < na; i++) {
+        if (after[i].id == s->member_id) continue;
+        char addr[300];
+        member_peer_addr(&after[i], addr, sizeof(addr));
+        peer_add(s->peers, after[i].id, addr); /* re-adding updates the address */
+    }
+    for (size_t i = 0; i < nb; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < na && !kept; j++) kept = after[j].id == before[i].id;
+        if (!kept && before[i].id != s->member_id) peer_remove(s->peers, before[i].id);
+    }
+}

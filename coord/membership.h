@@ -50,6 +50,10 @@ void membership_conf_refused(void *arg, const uint8_t *ctx, size_t ctx_len, coor
 int membership_apply_update(coord_server *s, uint64_t id, uint64_t index, const uint8_t *req,
                             size_t len);
 
+/* After a snapshot install (node thread): reads the list the snapshot brought and makes the
+ * transport follow it (new members get a stream, removed ones lose theirs). */
+void membership_reload(void *arg);
+
 /* Every tick on the node thread: the leader promotes learners added with auto-promotion once
  * their log is within 10% of its own (etcd's bar for `member promote`). */
 void membership_tick(coord_server *s);
