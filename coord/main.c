@@ -248,6 +248,8 @@ int main(int argc, char **argv)
                     .conf_refused = membership_conf_refused,
                     .install_snapshot = snapshot_install_hook,
                     .send_snapshot = snapshot_send_hook,
+                    .snapshot_source = snapshot_mgr_source,
+                    .snapshot_source_arg = s.snapshots,
                     .peers = s.peers,
                     .tick_ms = cfg.heartbeat_ms,
                     .election_ticks = (int)(cfg.election_ms / cfg.heartbeat_ms),
@@ -259,7 +261,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "coord: cannot start the node in %s\n", cfg.data_dir);
         goto fail_destroy_peers;
     }
-    snapshot_mgr_start(s.snapshots);
     if (rpc_server_start(s.peer_rpc) != 0) goto fail_stop_node;
     if (start_lease_expiry(&s, &cfg, &expiry) != 0) goto fail_stop_node;
     if (rpc_server_start(s.rpc) != 0) goto fail_stop_node;

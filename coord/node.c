@@ -550,6 +550,8 @@ int node_start(const node_opts *o, node **out)
     pthread_mutex_init(&n->rmu, NULL);
     pthread_cond_init(&n->rcv, NULL);
     if (raft_store_open(o->st, &n->rs) != 0) goto fail_free_node;
+    if (o->snapshot_source)
+        raft_store_set_snapshot_source(n->rs, o->snapshot_source, o->snapshot_source_arg);
 
     raft_config rc;
     raft_config_init(&rc);

@@ -52,6 +52,10 @@ typedef struct node_opts {
     /* A change proposed with node_propose_conf_change that the leader refused or could not
      * propose within the request timeout; ctx is the caller's. */
     void (*conf_refused)(void *arg, const uint8_t *ctx, size_t ctx_len, coord_err err);
+    /* Where the leader's snapshots come from (raft_store_set_snapshot_source), set before the
+     * core starts; NULL: none are offered. */
+    int (*snapshot_source)(void *arg, const raft_snapshot_meta *meta, raft_snapshot *out);
+    void *snapshot_source_arg;
     /* A SNAP message to send: ship the state it names, then deliver the message; report the
      * outcome with node_report_snapshot. NULL: snapshots are not sent. */
     void (*send_snapshot)(void *arg, const raft_msg *m);

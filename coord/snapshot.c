@@ -519,9 +519,9 @@ fail_free:
     return -1;
 }
 
-void snapshot_mgr_start(snapshot_mgr *m)
+int snapshot_mgr_source(void *arg, const raft_snapshot_meta *point, raft_snapshot *out)
 {
-    raft_store_set_snapshot_source(node_raft_store(m->s->log), snapshot_source, m);
+    return snapshot_source(arg, point, out);
 }
 
 void snapshot_mgr_destroy(snapshot_mgr *m)

@@ -49,8 +49,9 @@ typedef struct snapshot_mgr_opts {
 /* Creates the manager and registers coordpb.Raft/Snapshot on srv->peer_rpc (before it starts).
  * Put the result in srv->snapshots for the hooks below. */
 int snapshot_mgr_create(const snapshot_mgr_opts *o, snapshot_mgr **out);
-/* After node_start: the node's raft store takes its snapshots from here. */
-void snapshot_mgr_start(snapshot_mgr *m);
+/* The node's snapshot source, given in node_opts.snapshot_source so that it is in place before
+ * the core starts (arg is the snapshot_mgr). */
+int snapshot_mgr_source(void *arg, const raft_snapshot_meta *point, raft_snapshot *out);
 /* After rpc_server_shutdown(peer_rpc) and node_halt, before node_free and peer_destroy: ends
  * the sends (cancelled), the maker and the receiver, and removes the checkpoints. */
 void snapshot_mgr_destroy(snapshot_mgr *m);
