@@ -189,7 +189,7 @@ coord_err kv_exec_range(kv_exec *x, const etcdserverpb_RangeRequest *r,
                                  order == etcdserverpb_RangeRequest_SortOrder_DESCEND};
         if (spec.target == etcdserverpb_RangeRequest_SortTarget_KEY && spec.descend)
             reverse_kvs(v.kvs.v, v.kvs.n); /* keys are unique: no ties to keep */
-        else
+        else if (v.kvs.n > 1) /* an empty result has no array: qsort_r must not see NULL */
             qsort_r(v.kvs.v, v.kvs.n, sizeof(mvccpb_KeyValue), cmp_kv_by, &spec);
     }
     if (r->limit > 0 && (int64_t)v.kvs.n > r->limit) {
