@@ -365,6 +365,47 @@ static void test_conflict_with_committed_entry_is_reported_as_corruption(void **
     h_free(&h);
 }
 
+static void test_committed_entries_are_handed_out_in_pages_of_max_committed_bytes(void **state)
+{
+    (void)state;
+    raft_config c = test_cfg(false, false);
+    c.max_committed_bytes = 4;
+    harness h = {0};
+    elected(&h, 3, &c);
+    h_crash(&h, 3);
+    for (int i = 0; i < 6; i++) assert_int_equal(h_propose(&h, 1, "ab"), 0);
+    h_stabilize(&h);
+    assert_int_equal(h_restart(&h, 3), 0); /* commit 2 known; 6 more to learn and apply */
+    h_tick(&h, 1, 1);
+    raft_msg *m = NULL;
+    for (int i = 0; i < 10; i++) {
+        m = h_find(&h, 1, 3, RAFT_MSG_APP);
+        if (m && m->n_entries == 6 && m->commit == 8) break;
+        h_deliver(&h, 1, 3);
+        h_deliver(&h, 3, 1);
+    }
+    assert_non_null(m);
+    raft *f = R(&h, 3);
+    assert_int_equal(raft_step(f, m), 0); /* six entries and their commit, by hand */
+    size_t pages = 0, total = 0;
+    while (raft_has_ready(f)) {
+        struct raft_ready rd;
+        assert_int_equal(raft_ready(f, &rd), 0);
+        size_t bytes = 0;
+        for (size_t i = 0; i < rd.n_committed; i++) bytes += rd.committed[i].len;
+        assert_true(bytes <= 4 || rd.n_committed == 1);
+        total += rd.n_committed;
+        pages += rd.n_committed > 0;
+        raft_memstore_append(h_node(&h, 3)->ms, rd.entries, rd.n_entries);
+        if (rd.has_hard_state) raft_memstore_set_hard_state(h_node(&h, 3)->ms, &rd.hard_state);
+        assert_int_equal(raft_advance(f, &rd), 0);
+    }
+    assert_int_equal(ST(&h, 3).applied, 8);
+    assert_true(pages >= 3);
+    assert_int_equal(total, 6);
+    h_free(&h);
+}
+
 static void test_unreachable_follower_falls_back_to_probe(void **state)
 {
     (void)state;
@@ -398,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_restarted_follower_catches_up_from_persisted_state),
         cmocka_unit_test(test_append_below_commit_is_answered_with_commit),
         cmocka_unit_test(test_conflict_with_committed_entry_is_reported_as_corruption),
+        cmocka_unit_test(test_committed_entries_are_handed_out_in_pages_of_max_committed_bytes),
         cmocka_unit_test(test_unreachable_follower_falls_back_to_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
