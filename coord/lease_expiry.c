@@ -16,7 +16,6 @@ struct lease_expiry {
     bool stopping;
     /* Thread only (and lease_expiry_start before the thread exists). */
     bool leading;
-    int64_t last_tick_ms;
     int64_t *ids; /* room for one tick's revokes */
     size_t ids_cap;
     lease_checkpoint *cps; /* room for one entry's checkpoints */
@@ -76,17 +75,8 @@ static void propose_checkpoints(lease_expiry *e)
 static void tick(lease_expiry *e)
 {
     lease_table *t = e->o.s->leases;
-    int64_t now = lease_clock_ms(NULL);
     bool leading = e->o.is_leader(e->o.leader_arg);
-    int64_t gap = e->last_tick_ms ? now - e->last_tick_ms : 0;
-    bool paused = gap > e->o.extend_ms;
-    e->last_tick_ms = now;
-    if (leading && (!e->leading || paused)) {
-        if (paused)
-            fprintf(stderr,
-                    "coord: leases were not looked after for %lld ms; every lease starts "
-                    "afresh\n",
-                    (long long)gap);
+    if (leading && !e->leading) {
         if (lease_table_promote(t, e->o.extend_ms) != LEASE_OK)
             fprintf(stderr, "coord: out of memory promoting the lease table; some leases will "
                             "not expire until the next promotion\n");
@@ -95,6 +85,9 @@ static void tick(lease_expiry *e)
     }
     e->leading = leading;
     if (!leading) return;
+    if (lease_table_tick(t))
+        fprintf(stderr, "coord: leases were not looked after for a while (the process was "
+                        "stopped?); every lease starts afresh\n");
     propose_revokes(e);
     propose_checkpoints(e);
 }

@@ -7,9 +7,9 @@
  * is decided by the proposal alone: a revoke takes effect when the log commits and applies it,
  * so a leader that lost its quorum revokes nothing.
  *
- * A tick that comes much later than due (the process was stopped, the machine suspended) means
- * keep-alives could not reach this member meanwhile; the table is promoted again rather than
- * letting every lease expire at once for a pause that was ours.
+ * Each tick is also the lease table's tick: a table not ticked for longer than its pause_ms (the
+ * process was stopped, the machine suspended) restarts every lease's clock rather than letting
+ * every lease expire at once for a pause that was ours (lease.h).
  *
  * Where leadership comes from is the caller's: `is_leader` (a member of one always leads).
  */

@@ -133,6 +133,8 @@ static int open_leases(coord_server *s, const coord_config *cfg)
         .min_ttl = lease_min_ttl(cfg->election_ms, cfg->heartbeat_ms),
         /* etcd's checkpoint interval (5 min); the environment may shorten it for tests. */
         .checkpoint_interval_ms = interval ? atoll(interval) : 5 * 60 * 1000,
+        /* Not ticked for an election timeout: the member was not running (lease.h). */
+        .pause_ms = cfg->election_ms,
     };
     if (lease_table_create(&lo, &s->leases) != LEASE_OK) return -1;
     char *err = NULL;

@@ -12,7 +12,8 @@
  * Becoming primary (lease_table_promote) starts every lease afresh at its remaining TTL (the
  * checkpointed one, or the granted TTL) plus `extend` (the election timeout), so a change of
  * primary never expires a lease early; and no more than `revoke_per_s` leases are let expire
- * within any one second, so a pile-up cannot swamp the log.
+ * within any one second, so a pile-up cannot swamp the log. A primary that finds it was not
+ * running for a while (pause_ms) does the same before it expires anything.
  *
  * Time is read only through the injected clock (milliseconds on a monotonic scale).
  * Thread safety: every function may be called from any thread; one internal lock guards the
@@ -53,6 +54,11 @@ typedef struct lease_table_opts {
     /* A lease handed out as expired is handed out again after this long if it still exists
      * (its revoke was lost); 0: 3000. */
     int64_t revoke_retry_ms;
+    /* The primary's owner calls lease_table_tick regularly. When more than pause_ms passed
+     * since the last tick, the member was not running (stopped, suspended, starved): keep-alives
+     * could not reach it meanwhile, so at the next call every lease's clock starts afresh, as on
+     * a promotion, before anything expires. 0: no such check. */
+    int64_t pause_ms;
 } lease_table_opts;
 
 typedef struct lease_table lease_table;
@@ -84,6 +90,9 @@ bool lease_table_exists(lease_table *t, int64_t id);
 int lease_table_promote(lease_table *t, int64_t extend_ms);
 void lease_table_demote(lease_table *t);
 bool lease_table_is_primary(lease_table *t);
+/* The owner's regular tick (see pause_ms). Returns true when it found a pause and restarted
+ * the clocks. */
+bool lease_table_tick(lease_table *t);
 
 /* Keep-alive: the lease expires its granted TTL from now; *ttl gets that TTL. A lease past its
  * expiry is not renewed (its revoke is on the way): LEASE_ERR_NOT_FOUND. *clear_checkpoint

@@ -15,6 +15,9 @@ struct lease_table {
     int64_t checkpoint_interval_ms;
     int64_t revoke_per_s;
     int64_t revoke_retry_ms;
+    int64_t pause_ms;
+    int64_t extend_ms; /* of the last promotion, for the restart after a pause */
+    int64_t last_tick; /* the owner's last tick (ms); 0: none yet */
     /* Only a primary table has expiries and heaps; a table that is not primary holds every
      * lease forever (expiry NEVER) and both heaps are empty. */
     bool primary;
@@ -121,6 +124,7 @@ int lease_table_create(const lease_table_opts *opts, lease_table **out)
     t->checkpoint_interval_ms = opts->checkpoint_interval_ms > 0 ? opts->checkpoint_interval_ms : 0;
     t->revoke_per_s = opts->revoke_per_s > 0 ? opts->revoke_per_s : 1000;
     t->revoke_retry_ms = opts->revoke_retry_ms > 0 ? opts->revoke_retry_ms : 3000;
+    t->pause_ms = opts->pause_ms > 0 ? opts->pause_ms : 0;
     for (int w = 0; w < LEASE_HEAP_COUNT; w++) t->heaps[w].which = w;
     *out = t;
     return LEASE_OK;
@@ -299,18 +303,47 @@ static void spread_expiries(lease_table *t)
     free(all);
 }
 
+static int restart_clocks(lease_table *t, int64_t at)
+{
+    int rc = LEASE_OK;
+    for (size_t i = 0; i < t->n_buckets; i++)
+        for (struct lease_entry *e = t->buckets[i]; e; e = e->next)
+            if (start_clock(t, e, at, t->extend_ms) != 0) rc = LEASE_ERR_NOMEM;
+    spread_expiries(t);
+    t->last_tick = at;
+    return rc;
+}
+
+/* Lock held, primary. A primary that did not run for longer than pause_ms could not hear the
+ * keep-alives sent meanwhile; it restarts the clocks rather than expire what they renewed. */
+static bool check_pause(lease_table *t, int64_t at)
+{
+    if (!t->pause_ms || !t->last_tick || at - t->last_tick <= t->pause_ms) return false;
+    restart_clocks(t, at);
+    return true;
+}
+
 int lease_table_promote(lease_table *t, int64_t extend_ms)
 {
     pthread_mutex_lock(&t->mu);
     t->primary = true;
-    int64_t at = now(t);
-    int rc = LEASE_OK;
-    for (size_t i = 0; i < t->n_buckets; i++)
-        for (struct lease_entry *e = t->buckets[i]; e; e = e->next)
-            if (start_clock(t, e, at, extend_ms) != 0) rc = LEASE_ERR_NOMEM;
-    spread_expiries(t);
+    t->extend_ms = extend_ms;
+    int rc = restart_clocks(t, now(t));
     pthread_mutex_unlock(&t->mu);
     return rc;
+}
+
+bool lease_table_tick(lease_table *t)
+{
+    pthread_mutex_lock(&t->mu);
+    bool paused = false;
+    if (t->primary) {
+        int64_t at = now(t);
+        paused = check_pause(t, at);
+        t->last_tick = at;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return paused;
 }
 
 void lease_table_demote(lease_table *t)
@@ -334,12 +367,15 @@ bool lease_table_is_primary(lease_table *t)
 int lease_table_renew(lease_table *t, int64_t id, int64_t *ttl, bool *clear_checkpoint)
 {
     pthread_mutex_lock(&t->mu);
-    int rc = LEASE_OK;
-    struct lease_entry *e = NULL;
-    int64_t at = 0;
     if (!t->primary) {
-        rc = LEASE_ERR_NOT_PRIMARY;
-    } else if (!(e = find(t, id)) || e->expiry <= (at = now(t))) {
+        pthread_mutex_unlock(&t->mu);
+        return LEASE_ERR_NOT_PRIMARY;
+    }
+    int64_t at = now(t);
+    check_pause(t, at);
+    int rc = LEASE_OK;
+    struct lease_entry *e = find(t, id);
+    if (!e || e->expiry <= at) {
         rc = LEASE_ERR_NOT_FOUND;
     } else if (set_expiry(t, e, at + e->ttl * 1000) != 0) {
         rc = LEASE_ERR_NOMEM;
@@ -360,6 +396,7 @@ size_t lease_table_expired(lease_table *t, int64_t *ids, size_t max)
     if (t->primary) {
         lease_heap *h = &t->heaps[LEASE_HEAP_EXPIRY];
         int64_t at = now(t);
+        check_pause(t, at);
         struct lease_entry *e;
         while (n < max && (e = lease_heap_top(h)) && e->key[LEASE_HEAP_EXPIRY] <= at) {
             ids[n++] = e->id;
@@ -407,7 +444,9 @@ int lease_table_lookup(lease_table *t, int64_t id, lease_info *out)
         if (!t->primary) {
             out->remaining_ms = -1;
         } else {
-            int64_t left = e->expiry - now(t);
+            int64_t at = now(t);
+            check_pause(t, at);
+            int64_t left = e->expiry - at;
             out->remaining_ms = left > 0 ? left : 0;
         }
     }

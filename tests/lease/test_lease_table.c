@@ -23,7 +23,8 @@ typedef struct fixture {
     lease_table *t;
 } fixture;
 
-static fixture *make(int64_t min_ttl, int64_t checkpoint_ms, int64_t revoke_per_s, bool primary)
+static fixture *make_paused(int64_t min_ttl, int64_t checkpoint_ms, int64_t revoke_per_s,
+                            bool primary, int64_t pause_ms)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
@@ -33,10 +34,16 @@ static fixture *make(int64_t min_ttl, int64_t checkpoint_ms, int64_t revoke_per_
                           .min_ttl = min_ttl,
                           .checkpoint_interval_ms = checkpoint_ms,
                           .revoke_per_s = revoke_per_s,
-                          .revoke_retry_ms = 3000};
+                          .revoke_retry_ms = 3000,
+                          .pause_ms = pause_ms};
     assert_int_equal(lease_table_create(&o, &f->t), LEASE_OK);
     if (primary) assert_int_equal(lease_table_promote(f->t, 0), LEASE_OK);
     return f;
+}
+
+static fixture *make(int64_t min_ttl, int64_t checkpoint_ms, int64_t revoke_per_s, bool primary)
+{
+    return make_paused(min_ttl, checkpoint_ms, revoke_per_s, primary, 0);
 }
 
 static void done(fixture *f)
@@ -601,6 +608,67 @@ static void test_the_table_grows_past_its_first_buckets(void **state)
     done(f);
 }
 
+/* --- pauses --------------------------------------------------------------------------- */
+
+static void test_a_renewal_after_a_pause_finds_its_lease(void **state)
+{
+    (void)state;
+    fixture *f = make_paused(2, 0, 0, true, 1000);
+    assert_int_equal(lease_table_grant(f->t, 7, 3, NULL), LEASE_OK);
+    lease_table_tick(f->t);
+    f->clock.ms += 6000; /* stopped for twice the TTL: no tick, no renewal got through */
+    int64_t ttl = 0;
+    assert_int_equal(lease_table_renew(f->t, 7, &ttl, NULL), LEASE_OK);
+    assert_int_equal(ttl, 3);
+    done(f);
+}
+
+static void test_a_pause_restarts_every_clock_before_anything_expires(void **state)
+{
+    (void)state;
+    fixture *f = make_paused(2, 0, 0, true, 1000);
+    assert_int_equal(lease_table_grant(f->t, 7, 3, NULL), LEASE_OK);
+    lease_table_tick(f->t);
+    f->clock.ms += 6000;
+    int64_t ids[4];
+    assert_int_equal(expired(f, ids, 4), 0);
+    for (int i = 0; i < 29; i++) {
+        f->clock.ms += 100;
+        lease_table_tick(f->t);
+    }
+    f->clock.ms += 99;
+    assert_int_equal(expired(f, ids, 4), 0);
+    f->clock.ms += 1;
+    assert_int_equal(expired(f, ids, 4), 1);
+    done(f);
+}
+
+static void test_the_tick_reports_a_pause(void **state)
+{
+    (void)state;
+    fixture *f = make_paused(2, 0, 0, true, 1000);
+    assert_false(lease_table_tick(f->t));
+    f->clock.ms += 1000;
+    assert_false(lease_table_tick(f->t));
+    f->clock.ms += 1001;
+    assert_true(lease_table_tick(f->t));
+    done(f);
+}
+
+static void test_regular_ticks_let_leases_expire_on_time(void **state)
+{
+    (void)state;
+    fixture *f = make_paused(2, 0, 0, true, 1000);
+    assert_int_equal(lease_table_grant(f->t, 7, 3, NULL), LEASE_OK);
+    int64_t ids[4];
+    for (int i = 0; i < 30; i++) {
+        f->clock.ms += 100;
+        lease_table_tick(f->t);
+    }
+    assert_int_equal(expired(f, ids, 4), 1);
+    done(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +714,10 @@ int main(void)
         cmocka_unit_test(test_lookup_of_an_unknown_lease_is_not_found),
         cmocka_unit_test(test_ids_are_listed_in_ascending_order),
         cmocka_unit_test(test_the_table_grows_past_its_first_buckets),
+        cmocka_unit_test(test_a_renewal_after_a_pause_finds_its_lease),
+        cmocka_unit_test(test_a_pause_restarts_every_clock_before_anything_expires),
+        cmocka_unit_test(test_the_tick_reports_a_pause),
+        cmocka_unit_test(test_regular_ticks_let_leases_expire_on_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
