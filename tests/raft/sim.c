@@ -420,6 +420,28 @@ static void check_liveness(sim *s)
         s->nodes[i].crash_in_ready = 0;
         if (!s->nodes[i].r) start_node(s, &s->nodes[i], false), handle_ready(s, &s->nodes[i]);
     }
+    if (!(s->pre_vote && s->check_quorum)) {
+        /* Without both safeguards a removed member that never learned of its removal can
+         * keep deposing leaders with ever higher terms (dissertation 4.2.3); an operator
+         * shuts it down. With both, it stays up: it must not disrupt anyone. */
+        raft_status newest = {0};
+        for (int i = 0; i < s->n_nodes; i++) {
+            raft_status st;
+            raft_status_get(s->nodes[i].r, &st);
+            if (st.applied >= newest.applied) newest = st;
+        }
+        for (int i = 0; i < s->n_nodes; i++) {
+            raft_id id = s->nodes[i].id;
+            bool member = false;
+            for (uint32_t k = 0; k < newest.conf.n_voters; k++)
+                member |= newest.conf.voters[k] == id;
+            for (uint32_t k = 0; k < newest.conf.n_voters_outgoing; k++)
+                member |= newest.conf.voters_outgoing[k] == id;
+            for (uint32_t k = 0; k < newest.conf.n_learners; k++)
+                member |= newest.conf.learners[k] == id;
+            if (!member) crash(s, &s->nodes[i]);
+        }
+    }
     uint64_t deadline = s->now + 300;
     uint64_t w = UINT64_MAX;
     uint64_t proposed_at = 0;
