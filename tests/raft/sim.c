@@ -481,6 +481,7 @@ static void sim_free(sim *s)
     free(s->leader_of_term);
     free(s->chain);
     free(s->cterm);
+    free(s->commit_term);
     free(s->reg);
     free(s->reads);
 }

@@ -69,6 +69,8 @@ typedef struct sim {
     uint64_t *cterm; /* term of committed entry i */
     size_t cap_chain;
     size_t cap_cterm;
+    uint64_t *commit_term; /* an upper bound of the term entry i was committed in */
+    size_t cap_commit_term;
     uint64_t max_committed;
     reg_entry *reg; /* (index, term) -> (data hash, previous term): open addressing */
     size_t cap_reg, n_reg;

@@ -139,8 +139,12 @@ uint64_t stored_term(snode *n, uint64_t i, bool *ok)
     return t;
 }
 
-/* No committed entry is ever removed: before n's log is overwritten from es[0].index, none
- * of the entries it replaces may be a committed one. */
+/* No committed entry is ever removed by a leader that should have it. A node that never
+ * learned an entry was committed may lose its copy to a stale leader (of a term before the
+ * commit) -- Raft allows that, the entry lives on in the majority that committed it -- but
+ * an overwrite by an entry of a term after the commit means a later leader lacked it.
+ * commit_term[i] is an upper bound of the term it was committed in (the smallest term of a
+ * node applying it, at that moment). */
 void check_truncation(sim *s, snode *n, const raft_entry *es, size_t cnt)
 {
     const raft_storage *st = raft_memstore_storage(n->ms);
@@ -150,8 +154,8 @@ void check_truncation(sim *s, snode *n, const raft_entry *es, size_t cnt)
         bool ok;
         uint64_t old = stored_term(n, i, &ok);
         if (!ok || !s->cterm[i] || old != s->cterm[i]) continue;
-        uint64_t nt = i - es[0].index < cnt ? es[i - es[0].index].term : 0;
-        if (nt != old) {
+        uint64_t nt = i - es[0].index < cnt ? es[i - es[0].index].term : UINT64_MAX;
+        if (nt != old && nt > s->commit_term[i]) {
             fail(s, "node %" PRIu64 " removed committed entry %" PRIu64 " (term %" PRIu64 ")",
                  n->id, i, old);
             return;
@@ -258,6 +262,11 @@ void apply_entry(sim *s, snode *n, const raft_entry *e)
     /* State machine safety: every node applies the same entry at each index. */
     s->chain = grow(s->chain, &s->cap_chain, e->index + 1, sizeof(uint64_t));
     s->cterm = grow(s->cterm, &s->cap_cterm, e->index + 1, sizeof(uint64_t));
+    raft_status st;
+    raft_status_get(n->r, &st);
+    s->commit_term = grow(s->commit_term, &s->cap_commit_term, e->index + 1, sizeof(uint64_t));
+    if (!s->commit_term[e->index] || st.hard_state.term < s->commit_term[e->index])
+        s->commit_term[e->index] = st.hard_state.term;
     if (!s->chain[e->index]) {
         s->chain[e->index] = n->sm.hash;
         s->cterm[e->index] = e->term;
