@@ -262,6 +262,14 @@ size_t membership_copy(coord_server *s, member_rec *out)
 
 /* ---------------------------------------------------------------- apply ----------------- */
 
+/* Members removed by the configuration just left: their streams go. */
+static void drop_removed_peers(coord_server *s)
+{
+    for (size_t i = 0; i < s->n_removed_peers && s->peers; i++)
+        if (!find(s->membership, s->removed_peers[i])) peer_remove(s->peers, s->removed_peers[i]);
+    s->n_removed_peers = 0;
+}
+
 /* etcd's removed member stops; so does ours. */
 static void stop_removed_member(void)
 {
@@ -359,7 +367,10 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
     if (ctx_len < 9) {
         /* The bootstrap configuration, or the leader leaving a joint configuration. */
         int rc = commit_list(s, index);
-        if (rc == 0 && cc.n_changes == 0 && s->removed_at_ms) stop_removed_member();
+        if (rc == 0 && cc.n_changes == 0) {
+            drop_removed_peers(s);
+            if (s->removed_at_ms) stop_removed_member();
+        }
         return rc;
     }
     enum member_op op = ctx[0];
@@ -395,7 +406,10 @@ int membership_apply_conf(void *arg, uint64_t index, uint64_t term, const uint8_
         const raft_conf_change_item *c = &cc.changes[i];
         if (c->node == s->member_id) continue;
         if (c->type == RAFT_CC_REMOVE) {
-            peer_remove(s->peers, c->node);
+            /* Its stream stays until the joint configuration is left: the entries that tell
+             * the removed member it is out still have to reach it. */
+            if (s->n_removed_peers < CONFIG_MAX_MEMBERS)
+                s->removed_peers[s->n_removed_peers++] = c->node;
         } else if (have_member && c->node == added.id) {
             char addr[300];
             member_peer_addr(&added, addr, sizeof(addr));

@@ -42,8 +42,10 @@ typedef struct coord_server {
     /* This member's attributes were applied (members.c); ticks since it started asking. */
     _Atomic bool attr_published;
     uint64_t attr_ticks, attr_asked_tick;
-    uint64_t auto_promote_ticks; /* node thread only */
-    int64_t removed_at_ms;       /* when this member's removal applied (node thread), 0 if not */
+    uint64_t auto_promote_ticks;                /* node thread only */
+    uint64_t removed_peers[CONFIG_MAX_MEMBERS]; /* removed, streams kept until joint is left */
+    size_t n_removed_peers;
+    int64_t removed_at_ms; /* when this member's removal applied (node thread), 0 if not */
     /* MoveLeader calls waiting for their target to lead (maintenance_service.c). */
     pthread_mutex_t moves_mu;
     struct leader_move *moves;

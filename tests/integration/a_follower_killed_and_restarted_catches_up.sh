@@ -9,6 +9,7 @@ leader=$(cluster_leader) || fail "no leader"
 follower=""
 for m in m1 m2 m3; do [ "$m" != "$leader" ] && follower=$m && break; done
 assert_ctl_ok "$leader" put /f/before 1
+cluster_writer_start /fw/
 server_kill9 "$follower"
 for i in $(seq 1 20); do assert_ctl_ok "$leader" put "/f/$i" "x$i"; done
 server_restart "$follower"
@@ -16,4 +17,5 @@ server_restart "$follower"
 wait_until 20 "the restarted follower reads /f/20" \
   bash -c "[ \"\$(timeout 10 '$ETCDCTL' --endpoints=${SRV_EP[$follower]} get /f/20 --print-value-only 2>/dev/null)\" = x20 ]"
 assert_eq "21" "$(ctl "$follower" get /f/ --prefix --keys-only 2>/dev/null | grep -c '^/f/')" "keys on the follower"
+cluster_writer_check m1 m2 m3
 pass

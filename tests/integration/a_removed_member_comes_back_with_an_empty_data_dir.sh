@@ -7,6 +7,7 @@
 
 cluster_start 3
 for i in $(seq 1 20); do assert_ctl_ok m1 put "/rr/$i" "a$i"; done
+cluster_writer_start /rw/
 peer3=$(sed -E 's/.*--initial-advertise-peer-urls ([^ ]+).*/\1/' <<<"${SRV_ARGS[m3]}")
 old=$(cluster_member_id m1 "$peer3")
 run_ctl m1 member remove "$old"
@@ -25,4 +26,5 @@ wait_until 20 "m3 holds all 50 keys" \
   bash -c "[ \"\$(timeout 10 '$ETCDCTL' --endpoints=${SRV_EP[m3]} get /rr/ --prefix --keys-only --consistency=s 2>/dev/null | grep -c /rr/)\" = 50 ]"
 assert_get_value m3 /rr/50 c50
 assert_eq "$(cluster_dump m1 /rr/)" "$(cluster_dump m3 /rr/)" "m3's keys beside m1's"
+cluster_writer_check m1 m2 m3
 pass

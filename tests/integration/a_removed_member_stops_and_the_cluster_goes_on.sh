@@ -6,6 +6,7 @@
 
 cluster_start 3
 assert_ctl_ok m1 put /r/before 1
+cluster_writer_start /sw/
 peer3=$(sed -E 's/.*--initial-advertise-peer-urls ([^ ]+).*/\1/' <<<"${SRV_ARGS[m3]}")
 id=$(cluster_member_id m1 "$peer3")
 [ -n "$id" ] || fail "m3 missing from member list"
@@ -19,4 +20,6 @@ run_ctl m1 member list
 assert_not_contains "$CTL_OUT" "$id" "member list after the removal"
 run_ctl m1 member remove "$id"
 assert_contains "$CTL_OUT" "member not found" "removing it again"
+CLUSTER_MEMBERS=(m1 m2)
+cluster_writer_check m1 m2
 pass
