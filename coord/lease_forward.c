@@ -141,7 +141,9 @@ static int renew_upstream(struct worker *w, uint64_t leader, int64_t id, int64_t
         return -1;
     }
     rpc_buf b;
-    if (rpc_cstream_recv(w->ka, s->request_timeout_ms, &b) != RPC_RECV_MSG) {
+    /* A leader that does not answer within two election timeouts is likely gone: give the
+     * renewal to whoever leads next rather than let the client's own deadline pass. */
+    if (rpc_cstream_recv(w->ka, 2 * s->cfg->election_ms, &b) != RPC_RECV_MSG) {
         drop_stream(w); /* a late answer must not pair with the next request */
         return -1;
     }
@@ -162,12 +164,15 @@ static void do_keepalive(struct worker *w, struct job *j)
     etcdserverpb_LeaseKeepAliveResponse out = {.has_header = true, .ID = j->id};
     /* This member's header, filled before the renewal, as etcd does. */
     server_fill_header(s, &out.header, mvcc_current_rev(s->kv));
-    uint64_t leader = leader_to_ask(w->f);
     int64_t ttl = 0;
     bool ok = false;
-    /* A stream that broke since its last use gets one more try on a fresh one. */
-    for (int attempt = 0; leader && attempt < 2 && !ok; attempt++)
+    /* A stream that broke since its last use, or a leader that went away, gets another try on
+     * a fresh stream to whoever leads then. */
+    for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+        uint64_t leader = leader_to_ask(w->f);
+        if (!leader) break;
         ok = renew_upstream(w, leader, j->id, &ttl) == 0;
+    }
     if (!ok) {
         rpc_stream_finish(j->st, coord_err_code(COORD_ERR_NO_LEADER),
                           coord_err_message(COORD_ERR_NO_LEADER));

@@ -13,7 +13,7 @@ leader=$(cluster_leader) || fail "no leader"
 for m in "${CLUSTER_MEMBERS[@]}"; do [ "$m" = "$leader" ] || follower=$m; done
 note "leader $leader, asking follower $follower"
 
-run_ctl "$follower" lease grant $TTL
+run_ctl "$leader" lease grant $TTL
 id=$(printf '%s\n' "$CTL_OUT" | awk '/granted/ {print $2}')
 [ -n "$id" ] || fail "no lease ID in: $CTL_OUT"
 assert_ctl_ok "$follower" put svc/f up --lease="$id"
