@@ -193,4 +193,4 @@ fi
 kill -TERM "$bench_pid" 2>/dev/null
 wait "$bench_pid" 2>/dev/null
 cb_cluster_stop "$SERVER"
-echo "$(uptime)" >&2
+uptime >&2
