@@ -380,7 +380,7 @@ int lc_decode_range(const uint8_t *buf, size_t len, coord_range_resp *resp, coor
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_RangeResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_RangeResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(range_from_pb(&m, resp, a), &etcdserverpb_RangeResponse_msg, &m, a, &resp->arena,
@@ -391,7 +391,7 @@ int lc_decode_put(const uint8_t *buf, size_t len, coord_put_resp *resp, coord_er
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_PutResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_PutResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     put_from_pb(&m, resp);
@@ -402,7 +402,7 @@ int lc_decode_delete(const uint8_t *buf, size_t len, coord_delete_resp *resp, co
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_DeleteRangeResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_DeleteRangeResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(delete_from_pb(&m, resp, a), &etcdserverpb_DeleteRangeResponse_msg, &m, a,
@@ -413,7 +413,7 @@ int lc_decode_txn(const uint8_t *buf, size_t len, coord_txn_resp *resp, coord_er
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_TxnResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_TxnResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(txn_from_pb(&m, resp, a, 0), &etcdserverpb_TxnResponse_msg, &m, a, &resp->arena,
@@ -423,7 +423,7 @@ int lc_decode_txn(const uint8_t *buf, size_t len, coord_txn_resp *resp, coord_er
 int lc_decode_compact(const uint8_t *buf, size_t len, coord_header *header, coord_error *err)
 {
     etcdserverpb_CompactionResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_CompactionResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     if (header) header_from_pb(&m.header, header);
@@ -452,7 +452,7 @@ int lc_decode_status(const uint8_t *buf, size_t len, coord_status_resp *resp, co
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_StatusResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_StatusResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(status_from_pb(&m, resp, a), &etcdserverpb_StatusResponse_msg, &m, a,
@@ -485,7 +485,7 @@ int lc_decode_member_list(const uint8_t *buf, size_t len, coord_member_list_resp
 {
     memset(resp, 0, sizeof(*resp));
     etcdserverpb_MemberListResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&etcdserverpb_MemberListResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(members_from_pb(&m, resp, a), &etcdserverpb_MemberListResponse_msg, &m, a,
@@ -515,7 +515,7 @@ int lc_decode_list(const uint8_t *buf, size_t len, coord_list_resp *resp, coord_
 {
     memset(resp, 0, sizeof(*resp));
     coordpb_ListResponse m;
-    coord_arena *a;
+    coord_arena *a = NULL;
     int rc = decode(&coordpb_ListResponse_msg, &m, buf, len, &a, err);
     if (rc != COORD_OK) return rc;
     return finish(children_from_pb(&m, resp, a), &coordpb_ListResponse_msg, &m, a, &resp->arena,

@@ -140,7 +140,7 @@ int cmd_lease_revoke(cli_ctx *ctx, void *opts, int n_pos, char **pos, cli_err *e
 {
     (void)opts;
     if (n_pos != 1) return cli_fail(e, CLI_EXIT_BAD_ARGS, "lease revoke command needs 1 argument");
-    int64_t id;
+    int64_t id = 0;
     int rc = parse_lease_id(pos[0], &id, e);
     if (rc != CLI_EXIT_OK) return rc;
     coord_client *c;
@@ -217,7 +217,7 @@ int cmd_lease_timetolive(cli_ctx *ctx, void *opts, int n_pos, char **pos, cli_er
     if (n_pos != 1)
         return cli_fail(e, CLI_EXIT_BAD_ARGS,
                         "lease timetolive command needs lease ID as argument");
-    int64_t id;
+    int64_t id = 0;
     int rc = parse_lease_id(pos[0], &id, e);
     if (rc != CLI_EXIT_OK) return rc;
     coord_client *c;
@@ -289,7 +289,7 @@ int cmd_lease_keepalive(cli_ctx *ctx, void *opts, int n_pos, char **pos, cli_err
     if (n_pos != 1)
         return cli_fail(e, CLI_EXIT_BAD_ARGS,
                         "lease keep-alive command needs lease ID as argument");
-    int64_t id;
+    int64_t id = 0;
     int rc = parse_lease_id(pos[0], &id, e);
     if (rc != CLI_EXIT_OK) return rc;
     session_block_signals();
