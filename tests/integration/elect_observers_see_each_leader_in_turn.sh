@@ -22,15 +22,16 @@ wait_until 10 "observers to see alpha" saw alpha
 leads() { grep -qx "$2" "$WORK/$1.out"; }
 wait_until 10 "alpha to print its leadership" leads alpha alpha
 
+# The order of the candidates' keys is the order of leadership: beta's key first, then gamma's.
+candidates() { [ "$(ctl s get chief/ --prefix --keys-only | grep -c chief/)" -eq "$1" ]; }
 "$ETCDCTL" --endpoints="$EP" elect chief beta >"$WORK/beta.out" 2>&1 &
 beta=$!
 OUR_PIDS+=("$beta")
+wait_until 10 "beta's candidate key under chief/" candidates 2
 "$COORDCTL" --endpoints="$EP" elect --ttl 2 chief gamma >"$WORK/gamma.out" 2>&1 &
 gamma=$!
 OUR_PIDS+=("$gamma")
-# Both campaign (their keys appear) and wait behind alpha.
-candidates() { [ "$(ctl s get chief/ --prefix --keys-only | grep -c chief/)" -eq 3 ]; }
-wait_until 10 "three candidate keys under chief/" candidates
+wait_until 10 "gamma's candidate key under chief/" candidates 3
 ! grep -q beta "$WORK/obs.coordctl" || fail "beta led while alpha did"
 ! grep -q gamma "$WORK/obs.coordctl" || fail "gamma led while alpha did"
 
