@@ -89,7 +89,8 @@ struct node {
     _Atomic uint64_t match_id[RAFT_MAX_NODES], match_index[RAFT_MAX_NODES];
     struct item_list conf_retry; /* conf changes waiting for the one in flight (node thread) */
     _Atomic bool failed;
-    bool halted; /* node_halt has run (the caller's thread) */
+    bool halted;      /* node_halt has run (the caller's thread) */
+    bool step_failed; /* the core refused a message as corrupt (node thread) */
 };
 
 static int64_t now_ms(void)
@@ -407,10 +408,18 @@ static void process_inbox(node *n, struct item *list)
             *reads_tail = it;
             reads_tail = &it->next;
             break;
-        case ITEM_MESSAGE:
-            raft_step(n->core, &it->msg);
+        case ITEM_MESSAGE: {
+            int rc = raft_step(n->core, &it->msg);
+            /* A message that contradicts what this member knows is committed: its state (or
+             * the peer's) is broken, and going on could apply something twice. */
+            if (rc == RAFT_ERR_CORRUPT || rc == RAFT_ERR_STORAGE) {
+                fprintf(stderr, "coord: raft refused a message from %016llx: %s\n",
+                        (unsigned long long)it->msg.from, raft_strerror(rc));
+                n->step_failed = true;
+            }
             item_free(it);
             break;
+        }
         case ITEM_UNREACHABLE:
             raft_report_unreachable(n->core, it->id);
             item_free(it);
@@ -519,7 +528,7 @@ static void *node_main(void *arg)
             /* After a stall, tick once and start over rather than fire a burst. */
             if (n->next_tick_ms < now_ms()) n->next_tick_ms = now_ms() + n->o.tick_ms;
         }
-        int rc = 0;
+        int rc = n->step_failed ? -1 : 0;
         while (rc == 0 && raft_has_ready(n->core)) rc = handle_ready(n);
         if (rc != 0) {
             atomic_store(&n->failed, true);

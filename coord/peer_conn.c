@@ -58,10 +58,12 @@ int peer_conn_open(const char *host_port, const char *method_path, peer_conn **o
         {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
-        /* A peer that vanished without closing its connection is noticed within ~10 s. Our
-         * servers accept a ping every 5 s with no data in flight. */
-        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 5000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 5000}},
+        /* A peer that vanished without closing its connection is noticed within ~30 s (Raft
+         * notices a dead leader sooner by its own heartbeats). A ping every 10 s stays above our
+         * servers' 5 s minimum, and 20 s to answer (etcd's keepalive timeout) keeps a busy
+         * machine from cutting a healthy link: a 5 s limit did under load. */
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = 10000}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 20000}},
         {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
         {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
         /* Retries would keep a copy of every message sent on the stream; Raft retries itself. */
