@@ -259,55 +259,57 @@ static void coordpb_member_add(void *ctx, rpc_unary *call, const uint8_t *req, s
     member_add(ctx, call, "/coordpb.Coord/MemberAdd", req, len);
 }
 
-static void cluster_member_remove(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+/* Remove and Promote name one member ({ID = 1}, the same wire shape): relayed to the leader,
+ * decoded, and looked up in the list. Returns the member, or NULL once the call is answered. */
+static const member_rec *member_by_id(coord_server *s, rpc_unary *call, const char *path,
+                                      const uint8_t *req, size_t len, member_rec *recs)
 {
-    coord_server *s = ctx;
-    if (relay_to_leader(s, call, "/etcdserverpb.Cluster/MemberRemove", req, len)) return;
+    if (relay_to_leader(s, call, path, req, len)) return NULL;
     etcdserverpb_MemberRemoveRequest r;
     if (pbx_decode(&etcdserverpb_MemberRemoveRequest_msg, &r, req, len) != 0) {
         rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
-        return;
+        return NULL;
     }
-    member_rec recs[CONFIG_MAX_MEMBERS];
-    size_t n = membership_copy(s, recs);
-    if (!find_rec(recs, n, r.ID)) {
-        server_fail(call, COORD_ERR_MEMBER_NOT_FOUND);
-        return;
-    }
+    const member_rec *m = find_rec(recs, membership_copy(s, recs), r.ID);
+    if (!m) server_fail(call, COORD_ERR_MEMBER_NOT_FOUND);
+    return m;
+}
+
+static void propose_one(coord_server *s, rpc_unary *call, enum member_op op, uint8_t type,
+                        uint64_t id)
+{
     raft_conf_change cc = {.n_changes = 1};
-    cc.changes[0] = (raft_conf_change_item){.type = RAFT_CC_REMOVE, .node = r.ID};
-    propose_change(s, call, MEMBER_OP_REMOVE, &cc, NULL);
+    cc.changes[0] = (raft_conf_change_item){.type = type, .node = id};
+    propose_change(s, call, op, &cc, NULL);
+}
+
+static void cluster_member_remove(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
+{
+    coord_server *s = ctx;
+    member_rec recs[CONFIG_MAX_MEMBERS];
+    const member_rec *m =
+        member_by_id(s, call, "/etcdserverpb.Cluster/MemberRemove", req, len, recs);
+    if (m) propose_one(s, call, MEMBER_OP_REMOVE, RAFT_CC_REMOVE, m->id);
 }
 
 static void cluster_member_promote(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
 {
     coord_server *s = ctx;
-    if (relay_to_leader(s, call, "/etcdserverpb.Cluster/MemberPromote", req, len)) return;
-    etcdserverpb_MemberPromoteRequest r;
-    if (pbx_decode(&etcdserverpb_MemberPromoteRequest_msg, &r, req, len) != 0) {
-        rpc_unary_fail(call, GRPC_STATUS_INTERNAL, "grpc: error unmarshalling request");
-        return;
-    }
     member_rec recs[CONFIG_MAX_MEMBERS];
-    size_t n = membership_copy(s, recs);
-    const member_rec *m = find_rec(recs, n, r.ID);
-    if (!m) {
-        server_fail(call, COORD_ERR_MEMBER_NOT_FOUND);
-        return;
-    }
+    const member_rec *m =
+        member_by_id(s, call, "/etcdserverpb.Cluster/MemberPromote", req, len, recs);
+    if (!m) return;
     if (!m->learner) {
         server_fail(call, COORD_ERR_MEMBER_NOT_LEARNER);
         return;
     }
     /* etcd promotes a learner only once its log is within 10% of the leader's. */
-    uint64_t last = node_last_index(s->log), match = node_match_of(s->log, r.ID);
+    uint64_t last = node_last_index(s->log), match = node_match_of(s->log, m->id);
     if (match * 10 < last * 9) {
         server_fail(call, COORD_ERR_LEARNER_NOT_READY);
         return;
     }
-    raft_conf_change cc = {.n_changes = 1};
-    cc.changes[0] = (raft_conf_change_item){.type = RAFT_CC_ADD_VOTER, .node = r.ID};
-    propose_change(s, call, MEMBER_OP_PROMOTE, &cc, NULL);
+    propose_one(s, call, MEMBER_OP_PROMOTE, RAFT_CC_ADD_VOTER, m->id);
 }
 
 static void cluster_member_update(void *ctx, rpc_unary *call, const uint8_t *req, size_t len)
