@@ -222,14 +222,27 @@ static bool run_line(stdin_reader *sr, char *line)
     return rc == COORD_OK;
 }
 
+static void free_line(void *arg)
+{
+    free(*(char **)arg);
+}
+
+/* Reads requests until the input ends (the watches then go on until the command is
+ * interrupted) or the thread is canceled, which only happens while it waits for input: a
+ * request being sent is never cut short. */
 static void *read_stdin(void *arg)
 {
     stdin_reader *sr = arg;
     char *line = NULL;
     size_t cap = 0;
-    /* At the end of the input the watches go on until the command is interrupted. */
-    while (getline(&line, &cap, sr->ctx->in) >= 0) run_line(sr, line);
-    free(line);
+    pthread_cleanup_push(free_line, &line);
+    while (getline(&line, &cap, sr->ctx->in) >= 0) {
+        int was;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was);
+        run_line(sr, line);
+        pthread_setcancelstate(was, NULL);
+    }
+    pthread_cleanup_pop(1);
     return NULL;
 }
 
@@ -244,10 +257,14 @@ static int watch_interactive(cli_ctx *ctx, cli_err *e)
     if (pthread_create(&t, NULL, read_stdin, &sr) != 0) {
         rc = cli_fail(e, CLI_EXIT_ERROR, "cannot start the input reader");
     } else {
-        pthread_detach(t); /* blocked in getline; the process ends with it */
         rc = print_until_end(ctx, ws, true, e);
+        /* The stream is over: stop the reader (it waits for input, or finishes the request it
+         * is sending) before the stream goes. */
+        pthread_cancel(t);
+        pthread_join(t, NULL);
     }
-    /* The reader may still be sending: leave the stream to the process's end. */
+    coord_watch_close(ws);
+    coord_client_destroy(client);
     return rc;
 }
 

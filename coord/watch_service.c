@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Live events stop at the hub's per-stream bound; what can still pile up is answers to the
+ * client's own requests (creates, cancels) when it sends and never reads. Past this much, the
+ * stream is ended rather than buffered further (etcd stops reading such a client instead). */
+#define REQUEST_BACKLOG_MAX (16u << 20)
+
 struct watch_service {
     coord_server *s;
     watch_hub *hub;
@@ -241,6 +246,10 @@ static void watch_message(void *ctx, rpc_stream *rs, void *state, const uint8_t 
     (void)ctx;
     watch_call *c = state;
     if (!c) return;
+    if (rpc_stream_queued_bytes(rs) > REQUEST_BACKLOG_MAX) {
+        rpc_stream_finish(rs, GRPC_STATUS_RESOURCE_EXHAUSTED, "etcdserver: too many requests");
+        return;
+    }
     etcdserverpb_WatchRequest req;
     const char *why = NULL;
     if (pbx_decode_why(&etcdserverpb_WatchRequest_msg, &req, msg, len, &why) != 0) {

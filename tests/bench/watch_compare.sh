@@ -70,13 +70,16 @@ for s in $(servers_to_measure); do
     fresh "$s" stalled
     pid=$(server_pid "$SRV")
     "$BENCH_WATCH" stall "$(server_ep "$SRV")" --prefix wb/ >"$WORK/$s.stall.client" 2>&1 &
-    OUR_PIDS+=("$!")
+    STALLER=$!
+    OUR_PIDS+=("$STALLER")
     wait_until 20 "the stalled client's watch" grep -q stalled "$WORK/$s.stall.client"
     start_rss_sampler "$pid" "$WORK/$s.rss"
     measure "$s" stalled fanout "$(server_ep "$SRV")" --watchers "$LIVE" --streams "$streams" \
       --rate "$RATE" --seconds "$SECONDS_LOAD" --value-size "$STALL_VALUE" --pid "$pid"
     read -r peak _ < <(stop_rss_sampler "$WORK/$s.rss")
     R[$s.stalled.peak_rss_kib]=$peak
+    kill -KILL "$STALLER" 2>/dev/null
+    wait "$STALLER" 2>/dev/null
     server_stop "$SRV"
     echo "$s: stalled client done" >&2
   fi
