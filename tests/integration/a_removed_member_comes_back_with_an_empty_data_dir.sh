@@ -13,6 +13,9 @@ old=$(cluster_member_id m1 "$peer3")
 run_ctl m1 member remove "$old"
 [ "$CTL_RC" = 0 ] || fail "member remove: $CTL_OUT"
 wait_until 15 "m3 stops" bash -c "! kill -0 ${SRV_PID[m3]} 2>/dev/null"
+# If m3 led, a write forwarded to it just before it stopped is lost (the client sees a timeout,
+# as with etcd): wait until the others have a leader of their own.
+wait_until 20 "a leader among m1 and m2" cluster_leader
 for i in $(seq 21 40); do assert_ctl_ok m2 put "/rr/$i" "b$i"; done
 run_ctl m2 member add m3 --peer-urls="$peer3"
 [ "$CTL_RC" = 0 ] || fail "member add: $CTL_OUT"

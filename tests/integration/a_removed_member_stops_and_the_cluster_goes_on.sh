@@ -14,6 +14,7 @@ run_ctl m2 member remove "$id"
 [ "$CTL_RC" = 0 ] || fail "member remove: $CTL_OUT"
 wait_until 15 "m3 stops" bash -c "! kill -0 ${SRV_PID[m3]} 2>/dev/null"
 grep -q "permanently removed" "$WORK/m3.log" || fail "m3 did not say why it stopped"
+wait_until 20 "a leader among m1 and m2" cluster_leader
 assert_ctl_ok m1 put /r/after 2
 assert_get_value m2 /r/after 2
 run_ctl m1 member list
