@@ -280,11 +280,14 @@ static void *engine_main(void *arg)
             j->fn(r, j->arg, false);
             free(j);
             pthread_mutex_lock(&r->mu);
-        } else if (r->notified > r->processed || r->recheck) {
+        } else if ((r->notified > r->processed && (r->waiters || r->observers)) || r->recheck) {
             pthread_mutex_unlock(&r->mu);
             round_once(r);
             pthread_mutex_lock(&r->mu);
         } else {
+            /* Nobody follows the history: skip it instead of reading every revision back. A
+             * waiter or observer that arrives later first looks at a fresh snapshot (recheck). */
+            if (!r->waiters && !r->observers) r->processed = r->notified;
             pthread_cond_wait(&r->cv, &r->mu);
         }
     }
@@ -299,7 +302,8 @@ static void on_revision(void *arg, int64_t rev)
     pthread_mutex_lock(&r->mu);
     if (rev > r->notified) {
         r->notified = rev;
-        pthread_cond_signal(&r->cv);
+        /* Woken only when someone waits on the history: no wake-up per write otherwise. */
+        if (r->waiters || r->observers) pthread_cond_signal(&r->cv);
     }
     pthread_mutex_unlock(&r->mu);
 }
